@@ -1,0 +1,246 @@
+"""The ``reconciler`` command line: parse options, call one function per command, map errors to exit codes.
+
+No logic lives here. Each command body calls ``reconciler.commands.<name>`` which returns the exit
+code. Exit codes follow terraform: 0 success and nothing to do, 1 error (usage errors included), 2
+success with changes.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from reconciler.errors import ReconcilerError, UsageError
+
+app = typer.Typer(
+    name="reconciler",
+    help=(
+        "Schedule-as-code for Tableau: describe extract refresh tasks, schedules and extract "
+        "encryption in YAML, then plan, apply and check drift against Tableau Server or Tableau Cloud.\n\n"
+        "Start with `reconciler demo` to see the whole workflow against a built-in emulator."
+    ),
+    pretty_exceptions_enable=False,
+    no_args_is_help=True,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+emulator_app = typer.Typer(help="The built-in Tableau emulator (a fake Tableau Server / Cloud for tests and demos).",
+                           no_args_is_help=True)
+app.add_typer(emulator_app, name="emulator")
+
+_state: dict[str, bool] = {"debug": False}
+
+Paths = Annotated[list[Path], typer.Argument(help="YAML files or directories (all *.yaml/*.yml inside, recursively).",
+                                             show_default=False)]
+Server = Annotated[str | None, typer.Option("--server", envvar="TABLEAU_SERVER",
+                                               help="Tableau URL [env TABLEAU_SERVER; else the file's server:].")]
+Site = Annotated[str | None, typer.Option("--site", envvar="TABLEAU_SITE",
+                                             help="Site contentUrl; \"\" is the Default site [env TABLEAU_SITE; "
+                                                  "else the file's site:].")]
+ApiVersion = Annotated[str | None, typer.Option("--api-version",
+                                                   help="Pin the REST API version (default: ask the server).")]
+CaBundle = Annotated[Path | None, typer.Option("--ca-bundle",
+                                                  help="PEM file of CAs to trust for a private TLS certificate.")]
+Insecure = Annotated[bool, typer.Option("--insecure", help="Do not verify TLS certificates (dangerous; warns).")]
+Debug = Annotated[bool, typer.Option("--debug", help="Show tracebacks and an HTTP trace (secrets redacted).")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors and the essential result.")]
+
+
+def _connection(server: str | None, site: str | None, api_version: str | None, ca_bundle: Path | None,
+                insecure: bool, debug: bool, quiet: bool) -> dict[str, object]:
+    _state["debug"] = debug
+    return {"server": server, "site": site, "api_version": api_version, "ca_bundle": ca_bundle,
+            "insecure": insecure, "debug": debug, "quiet": quiet}
+
+
+def _not_implemented(name: str) -> int:
+    raise ReconcilerError(f"`reconciler {name}` is not implemented yet.")
+
+
+@app.command()
+def validate(
+    paths: Paths,
+    flavor: Annotated[str | None, typer.Option("--flavor", help="server or cloud: overrides the files' flavor:.")] = None,  # noqa: E501
+    debug: Debug = False,
+    quiet: Quiet = False,
+) -> None:
+    """Check files offline: YAML syntax, the JSON Schema, and Tableau's rules. Never touches the network."""
+    _state["debug"] = debug
+    from reconciler.commands.validate import validate as run
+
+    raise typer.Exit(run(paths, flavor=flavor, quiet=quiet))
+
+
+@app.command()
+def plan(
+    paths: Paths,
+    out: Annotated[Path | None, typer.Option("--out", help="Save the plan as JSON, to apply later.")] = None,  # noqa: E501
+    fmt: Annotated[str, typer.Option("--format", help="text, json or markdown.")] = "text",
+    detailed_exitcode: Annotated[bool, typer.Option("--detailed-exitcode",
+                                                    help="Exit 2 when there are changes, 0 when none.")] = False,
+    target: Annotated[list[str] | None, typer.Option("--target", help="Limit to a schedule, item or project: "  # noqa: E501
+                                                        "schedule:NAME, datasource:PATH, workbook:PATH, project:PATH.")] = None,  # noqa: E501
+    server: Server = None, site: Site = None, api_version: ApiVersion = None, ca_bundle: CaBundle = None,
+    insecure: Insecure = False, debug: Debug = False, quiet: Quiet = False,
+) -> None:
+    """Read the site and show what apply would change."""
+    _connection(server, site, api_version, ca_bundle, insecure, debug, quiet)
+    raise typer.Exit(_not_implemented("plan"))
+
+
+@app.command()
+def apply(
+    paths: Paths,
+    auto_approve: Annotated[bool, typer.Option("--auto-approve", help="Do not ask for confirmation.")] = False,
+    parallelism: Annotated[int, typer.Option("--parallelism", min=1, max=32,
+                                             help="Independent actions run at once.")] = 4,
+    journal: Annotated[Path | None, typer.Option("--journal", help="Record every action's outcome as JSON lines.")] = None,  # noqa: E501
+    allow_mass_delete: Annotated[bool, typer.Option("--allow-mass-delete",
+                                                    help="Allow more deletes than policy.max_deletes.")] = False,
+    server_move_strategy: Annotated[str, typer.Option("--server-move-strategy",
+                                                      help="rest (add then delete) or vizportal (in place).")] = "rest",
+    server: Server = None, site: Site = None, api_version: ApiVersion = None, ca_bundle: CaBundle = None,
+    insecure: Insecure = False, debug: Debug = False, quiet: Quiet = False,
+) -> None:
+    """Make the site match the files (or execute a saved plan)."""
+    _connection(server, site, api_version, ca_bundle, insecure, debug, quiet)
+    raise typer.Exit(_not_implemented("apply"))
+
+
+@app.command()
+def drift(
+    paths: Paths,
+    fmt: Annotated[str, typer.Option("--format", help="text, json, markdown or junit.")] = "text",
+    output: Annotated[Path | None, typer.Option("--output", help="Write the report to a file.")] = None,
+    server: Server = None, site: Site = None, api_version: ApiVersion = None, ca_bundle: CaBundle = None,
+    insecure: Insecure = False, debug: Debug = False, quiet: Quiet = False,
+) -> None:
+    """Report, read-only, where the site has wandered from the files. Exit 0 in sync, 2 drift, 1 error."""
+    _connection(server, site, api_version, ca_bundle, insecure, debug, quiet)
+    raise typer.Exit(_not_implemented("drift"))
+
+
+@app.command()
+def export(
+    project: Annotated[list[str] | None, typer.Option("--project", help="Only these projects (repeatable).")] = None,  # noqa: E501
+    output: Annotated[Path | None, typer.Option("--output", help="Write to a file instead of stdout.")] = None,  # noqa: E501
+    server: Server = None, site: Site = None, api_version: ApiVersion = None, ca_bundle: CaBundle = None,
+    insecure: Insecure = False, debug: Debug = False, quiet: Quiet = False,
+) -> None:
+    """Write YAML describing the live site, to adopt an existing site into code."""
+    _connection(server, site, api_version, ca_bundle, insecure, debug, quiet)
+    raise typer.Exit(_not_implemented("export"))
+
+
+@app.command()
+def refresh(
+    datasource: Annotated[list[str] | None, typer.Option("--datasource", help="project/name or LUID (repeatable).")] = None,  # noqa: E501
+    workbook: Annotated[list[str] | None, typer.Option("--workbook", help="project/name or LUID (repeatable).")] = None,  # noqa: E501
+    task: Annotated[list[str] | None, typer.Option("--task", help="Extract refresh task id (repeatable).")] = None,  # noqa: E501
+    incremental: Annotated[bool, typer.Option("--incremental", help="Incremental instead of full refresh.")] = False,
+    wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Follow the jobs until they end.")] = True,
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for the jobs.")] = 3600.0,
+    server: Server = None, site: Site = None, api_version: ApiVersion = None, ca_bundle: CaBundle = None,
+    insecure: Insecure = False, debug: Debug = False, quiet: Quiet = False,
+) -> None:
+    """Refresh extracts now and follow the jobs; exit 0 only if every job succeeded."""
+    _connection(server, site, api_version, ca_bundle, insecure, debug, quiet)
+    raise typer.Exit(_not_implemented("refresh"))
+
+
+@app.command()
+def reencrypt(
+    auto_approve: Annotated[bool, typer.Option("--auto-approve", help="Do not ask for confirmation.")] = False,
+    server: Server = None, site: Site = None, api_version: ApiVersion = None, ca_bundle: CaBundle = None,
+    insecure: Insecure = False, debug: Debug = False, quiet: Quiet = False,
+) -> None:
+    """Rotate the site's extract encryption keys (re-encrypts every encrypted extract)."""
+    _connection(server, site, api_version, ca_bundle, insecure, debug, quiet)
+    raise typer.Exit(_not_implemented("reencrypt"))
+
+
+@app.command()
+def demo(debug: Debug = False) -> None:
+    """Run the whole workflow against an in-process emulator: plan, apply, re-plan, drift, refresh."""
+    _state["debug"] = debug
+    raise typer.Exit(_not_implemented("demo"))
+
+
+@emulator_app.command("serve")
+def emulator_serve(
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port; 0 picks a free one.")] = 8000,
+    flavor: Annotated[str, typer.Option(help="server or cloud.")] = "server",
+    seed: Annotated[str, typer.Option(help="demo, empty or synthetic.")] = "demo",
+    datasources: Annotated[int, typer.Option(help="synthetic: number of data sources.")] = 10000,
+    workbooks: Annotated[int, typer.Option(help="synthetic: number of workbooks.")] = 5000,
+    tasks: Annotated[int, typer.Option(help="synthetic: number of refresh tasks.")] = 20000,
+    schedules: Annotated[int, typer.Option(help="synthetic: number of schedules.")] = 300,
+    projects: Annotated[int, typer.Option(help="synthetic: number of projects.")] = 500,
+    random_seed: Annotated[int, typer.Option(help="synthetic: seed of the generator.")] = 0,
+    state: Annotated[Path | None, typer.Option(help="Persist to this file after every change; reload on start.")] = None,  # noqa: E501
+    latency_ms: Annotated[int, typer.Option(help="Added latency per request, in milliseconds.")] = 0,
+    fail_rate: Annotated[float, typer.Option(help="Probability of answering 503.")] = 0.0,
+    throttle_rate: Annotated[float, typer.Option(help="Probability of answering 429 with Retry-After.")] = 0.0,
+    token_ttl: Annotated[float, typer.Option(help="Seconds before a session expires.")] = 14400.0,
+    job_seconds: Annotated[float, typer.Option(help="How long a refresh job runs.")] = 1.0,
+) -> None:
+    """Serve a fake Tableau Server or Tableau Cloud over HTTP. Prints `listening on http://HOST:PORT` first."""
+    from reconciler.emulator import EmulatorConfig, serve
+
+    config = EmulatorConfig(host=host, port=port, flavor=flavor, seed=seed, datasources=datasources,
+                            workbooks=workbooks, tasks=tasks, schedules=schedules, projects=projects,
+                            random_seed=random_seed, state=str(state) if state else None, latency_ms=latency_ms,
+                            fail_rate=fail_rate, throttle_rate=throttle_rate, token_ttl=token_ttl,
+                            job_seconds=job_seconds)
+    raise typer.Exit(serve(config))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (0 ok, 1 error, 2 changes, 3 unexpected, 130 interrupted)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    _state["debug"] = "--debug" in args
+    try:
+        app(args=args, prog_name="reconciler", standalone_mode=False)
+    except typer.Exit as done:
+        return int(done.exit_code)
+    except typer.Abort:
+        _error("aborted.")
+        return 130
+    except typer.TyperException as error:  # usage errors: exit 1, never 2 (2 means "changes")
+        if not error.format_message():  # bare `reconciler`: the help was printed
+            return 0
+        ctx = getattr(error, "ctx", None)
+        hint = f"\nRun `{ctx.command_path} --help` to see the usage." if ctx is not None else ""
+        _error(f"{error.format_message()}{hint}")
+        return 1
+    except ReconcilerError as error:
+        _error(str(error))
+        return error.exit_code
+    except KeyboardInterrupt:
+        _error("interrupted.")
+        return 130
+    except Exception as error:  # the one place where anything unexpected is caught
+        if _state["debug"]:
+            traceback.print_exc()
+        _error(f"unexpected error: {type(error).__name__}: {error}\n"
+               "This is a bug in reconciler. Run again with --debug for the traceback.")
+        return 3
+    return 0
+
+
+def _error(message: str) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+
+    console = Console(stderr=True, highlight=False, no_color=bool(os.environ.get("NO_COLOR")) or None)
+    console.print(f"[bold red]Error:[/bold red] {escape(message)}", soft_wrap=True)
+
+
+__all__ = ["UsageError", "app", "main"]

@@ -1,0 +1,371 @@
+"""Immutable value types for the desired state (from files) and the observed state (from a site).
+
+Both sides are built in the same model so that the planner compares like with like. Every value is
+normalised on construction (weekday order, ``"2:00"`` vs ``"02:00"``, ``60m`` vs ``1h``, defaults
+filled in), so two equal meanings compare equal. Positions in the source files (``Source``) and
+server-side ids never take part in equality.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+__all__ = [
+    "DAILY_EVERY_MINUTES",
+    "ENCRYPTION_MODES",
+    "FREQUENCIES",
+    "HOURLY_EVERY_MINUTES",
+    "ITEM_KINDS",
+    "OCCURRENCES",
+    "WEEKDAYS",
+    "DesiredState",
+    "Extract",
+    "Flavor",
+    "Item",
+    "ItemKind",
+    "ItemRef",
+    "LiveState",
+    "LiveTask",
+    "Policy",
+    "Project",
+    "ProtectRule",
+    "Recurrence",
+    "RefreshTask",
+    "Schedule",
+    "Source",
+    "format_every",
+    "normalise_time",
+    "parse_every",
+    "split_path",
+]
+
+Flavor = Literal["server", "cloud"]
+ItemKind = Literal["datasource", "workbook"]
+TaskType = Literal["full", "incremental"]
+
+WEEKDAYS: tuple[str, ...] = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+FREQUENCIES: tuple[str, ...] = ("hourly", "daily", "weekly", "monthly")
+OCCURRENCES: tuple[str, ...] = ("first", "second", "third", "fourth", "fifth", "last")
+ENCRYPTION_MODES: tuple[str, ...] = ("enforced", "enabled", "disabled")
+ITEM_KINDS: tuple[str, ...] = ("datasource", "workbook")
+EXECUTIONS: tuple[str, ...] = ("parallel", "serial")
+SCHEDULE_STATES: tuple[str, ...] = ("active", "suspended")
+#: The intervals Tableau offers, in minutes.
+HOURLY_EVERY_MINUTES: tuple[int, ...] = (15, 30, 60, 120, 240, 360, 480, 720)
+DAILY_EVERY_MINUTES: tuple[int, ...] = (120, 240, 360, 480, 720, 1440)
+
+_TIME = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
+_EVERY = re.compile(r"^\s*(\d+)\s*(m|min|h)\s*$")
+
+
+def normalise_time(text: str) -> str:
+    """``"2:00"``, ``"02:00"`` and ``"02:00:00"`` all become ``"02:00"``; raises ValueError otherwise."""
+    match = _TIME.match(text.strip())
+    if not match:
+        raise ValueError(f"{text!r} is not a time of day (HH:MM)")
+    hours, minutes = int(match.group(1)), int(match.group(2))
+    if hours > 23 or minutes > 59 or (match.group(3) not in (None, "00")):
+        raise ValueError(f"{text!r} is not a time of day (HH:MM, 00:00 to 23:55)")
+    return f"{hours:02d}:{minutes:02d}"
+
+
+def parse_every(text: str) -> int:
+    """``"15m"`` → 15, ``"1h"`` → 60, ``"60m"`` → 60; raises ValueError otherwise."""
+    match = _EVERY.match(text)
+    if not match:
+        raise ValueError(f"{text!r} is not an interval (like 15m, 30m, 1h, 4h)")
+    value = int(match.group(1))
+    return value * 60 if match.group(2) == "h" else value
+
+
+def format_every(minutes: int) -> str:
+    """The canonical spelling of an interval: 15m, 30m, 1h, 24h."""
+    return f"{minutes // 60}h" if minutes % 60 == 0 else f"{minutes}m"
+
+
+def split_path(path: str) -> tuple[tuple[str, ...], str]:
+    """``"Sales/EMEA/Orders"`` → ``(("Sales", "EMEA"), "Orders")``."""
+    parts = [part.strip() for part in path.split("/")]
+    return tuple(parts[:-1]), parts[-1]
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a value was declared: a file, a 1-based line and column."""
+
+    file: str
+    line: int
+    column: int = 1
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+def _sorted_weekdays(days: Iterable[str]) -> tuple[str, ...]:
+    wanted = {day.lower() for day in days}
+    return tuple(day for day in WEEKDAYS if day in wanted)
+
+
+def _month_day_key(day: int | str) -> int:
+    return 32 if day == "last" else int(day)
+
+
+@dataclass(frozen=True)
+class Recurrence:
+    """When something runs. Normalised on construction.
+
+    - ``hourly``: ``every`` in HOURLY_EVERY_MINUTES, ``start``..``end`` window, ``weekdays``.
+    - ``daily``: ``every`` in DAILY_EVERY_MINUTES (1440 = once a day); ``end`` only when every < 1440.
+    - ``weekly``: ``weekdays`` (Server: one or more; Cloud: exactly one).
+    - ``monthly``: ``month_days`` (1..31 and/or ``"last"``) or ``on`` = (occurrence, weekday).
+
+    For hourly and daily, no weekdays means every day: the field then holds all seven.
+    """
+
+    frequency: str
+    start: str
+    every: int | None = None
+    end: str | None = None
+    weekdays: tuple[str, ...] = ()
+    month_days: tuple[int | str, ...] = ()
+    on: tuple[str, str] | None = None
+
+    def __post_init__(self) -> None:
+        frequency = self.frequency.lower()
+        object.__setattr__(self, "frequency", frequency)
+        object.__setattr__(self, "start", normalise_time(self.start))
+        if self.end is not None:
+            object.__setattr__(self, "end", normalise_time(self.end))
+        weekdays = _sorted_weekdays(self.weekdays)
+        every = self.every
+        if frequency in ("hourly", "daily"):
+            weekdays = weekdays or WEEKDAYS
+            if frequency == "daily" and every is None:
+                every = 1440
+            if frequency == "hourly" and every is None:
+                every = 60
+            if frequency == "daily" and every == 1440:
+                object.__setattr__(self, "end", None)
+        else:
+            every = None
+        object.__setattr__(self, "every", every)
+        object.__setattr__(self, "weekdays", weekdays)
+        days = tuple(sorted({"last" if str(d).lower() == "last" else int(d) for d in self.month_days},
+                            key=_month_day_key))
+        object.__setattr__(self, "month_days", days)
+        if self.on is not None:
+            object.__setattr__(self, "on", (self.on[0].lower(), self.on[1].lower()))
+
+    def describe(self) -> str:
+        """A short human description: ``daily at 02:00``, ``every 1h 08:00-18:00 Mon-Fri``."""
+        days = _describe_days(self.weekdays)
+        if self.frequency == "hourly":
+            return f"every {format_every(self.every or 60)} {self.start}-{self.end}{days}"
+        if self.frequency == "daily":
+            if self.every in (None, 1440):
+                return f"daily at {self.start}{days}"
+            return f"every {format_every(self.every)} {self.start}-{self.end}{days}"
+        if self.frequency == "weekly":
+            return f"weekly at {self.start} on {', '.join(d.capitalize() for d in self.weekdays)}"
+        if self.on is not None:
+            return f"monthly at {self.start} on the {self.on[0]} {self.on[1].capitalize()}"
+        return f"monthly at {self.start} on day {', '.join(str(d) for d in self.month_days)}"
+
+    def to_dict(self) -> dict[str, object]:
+        """The file form (as in ``schedules:``), with defaults left out."""
+        out: dict[str, object] = {"frequency": self.frequency}
+        if self.frequency in ("hourly", "daily") and not (self.frequency == "daily" and self.every == 1440):
+            out["every"] = format_every(self.every or 60)
+        out["start"] = self.start
+        if self.end is not None:
+            out["end"] = self.end
+        if self.frequency in ("hourly", "daily") and self.weekdays != WEEKDAYS:
+            out["weekdays"] = list(self.weekdays)
+        if self.frequency == "weekly":
+            out["weekdays"] = list(self.weekdays)
+        if self.month_days:
+            out["month_days"] = list(self.month_days)
+        if self.on is not None:
+            out["on"] = {"occurrence": self.on[0], "weekday": self.on[1]}
+        return out
+
+
+def _describe_days(days: tuple[str, ...]) -> str:
+    if days == WEEKDAYS or not days:
+        return ""
+    if days == WEEKDAYS[:5]:
+        return " Mon-Fri"
+    return " " + ",".join(day[:3].capitalize() for day in days)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A named recurrence. On Server a real Extract schedule; on Cloud a template for tasks."""
+
+    name: str
+    recurrence: Recurrence
+    priority: int = 50
+    execution: str = "parallel"
+    state: str = "active"
+    #: The live schedule's LUID (observed state only).
+    id: str | None = field(default=None, compare=False)
+    source: Source | None = field(default=None, compare=False)
+
+    def to_dict(self) -> dict[str, object]:
+        """The comparable fields, flat, in file vocabulary (used for diffs and saved plans)."""
+        out = self.recurrence.to_dict()
+        out.update(priority=self.priority, execution=self.execution, state=self.state)
+        return out
+
+
+@dataclass(frozen=True)
+class ItemRef:
+    """How a file names a data source or workbook: by project path and name, or by LUID."""
+
+    kind: str
+    project: tuple[str, ...] = ()
+    name: str | None = None
+    id: str | None = None
+
+    @property
+    def path(self) -> str:
+        if self.name is None:
+            return self.id or ""
+        return "/".join((*self.project, self.name))
+
+    def __str__(self) -> str:
+        return self.path
+
+
+@dataclass(frozen=True)
+class RefreshTask:
+    """One refresh of one item: desired (from ``refresh:``) or observed (see LiveTask).
+
+    On Server a task names a schedule; ``recurrence`` is None. On Cloud a task carries its
+    ``recurrence``; ``schedule`` is then only the template name it came from (for display).
+    """
+
+    type: str = "full"
+    schedule: str | None = None
+    recurrence: Recurrence | None = None
+    source: Source | None = field(default=None, compare=False)
+
+    def when(self) -> str:
+        """Short label for addresses: ``Nightly 02:00`` or ``daily at 02:00``."""
+        if self.recurrence is not None and (self.schedule is None):
+            return self.recurrence.describe()
+        return self.schedule or "?"
+
+
+@dataclass(frozen=True)
+class Extract:
+    """One ``extracts:`` entry of the files. ``None`` fields are not managed."""
+
+    ref: ItemRef
+    encrypt: bool | None = None
+    refresh: tuple[RefreshTask, ...] | None = None
+    source: Source | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class ProtectRule:
+    """A ``policy.protect`` entry: kind is ``datasource``, ``workbook`` or ``schedule``."""
+
+    kind: str
+    name: str
+    source: Source | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """How far the tool may go. ``scope`` empty means the whole site."""
+
+    prune: bool = False
+    scope: tuple[tuple[str, ...], ...] = ()
+    protect: tuple[ProtectRule, ...] = ()
+    ignore: tuple[str, ...] = ()
+    max_deletes: int = 50
+
+
+@dataclass(frozen=True)
+class DesiredState:
+    """Everything the files declare, merged. Built by ``reconciler.spec``."""
+
+    server: str | None = None
+    site: str | None = None
+    flavor: str | None = None
+    encryption_mode: str | None = None
+    encryption_source: Source | None = field(default=None, compare=False)
+    schedules: tuple[Schedule, ...] = ()
+    extracts: tuple[Extract, ...] = ()
+    policy: Policy = Policy()
+    files: tuple[str, ...] = ()
+
+    def schedule(self, name: str) -> Schedule | None:
+        return next((s for s in self.schedules if s.name == name), None)
+
+    def with_flavor(self, flavor: str) -> DesiredState:
+        return replace(self, flavor=flavor)
+
+
+@dataclass(frozen=True)
+class Project:
+    id: str
+    name: str
+    parent_id: str | None
+    path: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Item:
+    """A live data source or workbook."""
+
+    kind: str
+    id: str
+    name: str
+    project: tuple[str, ...]
+    project_id: str | None = None
+    encrypt: bool = False
+    has_extracts: bool = False
+
+    @property
+    def path(self) -> str:
+        return "/".join((*self.project, self.name))
+
+
+@dataclass(frozen=True)
+class LiveTask:
+    """A live extract refresh task."""
+
+    id: str
+    item_kind: str
+    item_id: str
+    type: str
+    #: Server: the schedule's name and id. Cloud: None.
+    schedule: str | None = None
+    schedule_id: str | None = None
+    #: Cloud: the task's own recurrence. Server: None.
+    recurrence: Recurrence | None = None
+    priority: int = 50
+    consecutive_failures: int = 0
+
+
+@dataclass(frozen=True)
+class LiveState:
+    """What the site holds, as read by ``reconciler.tableau.read``."""
+
+    server: str
+    site_id: str
+    site: str
+    api_version: str
+    flavor: str
+    encryption_mode: str
+    projects: tuple[Project, ...] = ()
+    items: tuple[Item, ...] = ()
+    schedules: tuple[Schedule, ...] = ()
+    tasks: tuple[LiveTask, ...] = ()
+    #: Server: for each schedule name, how many tasks on *other* sites use it (None: unknown).
+    shared_schedule_tasks: tuple[tuple[str, int], ...] = ()
