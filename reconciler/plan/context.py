@@ -1,0 +1,102 @@
+"""What one planning run knows: the inputs, lookups over them, and the drafts it produces (private)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from reconciler.model import DesiredState, Item, LiveState, LiveTask, Schedule
+
+from .resolve import Managed
+from .types import ResourceChange, Unmanaged
+
+__all__ = ["Context", "Draft", "Touch", "UnmanagedDraft", "item_touches", "jsonable"]
+
+#: What a change touches, for ``--target``: ("schedule", name), ("datasource", path),
+#: ("workbook", path), ("project", "A/B"), ("site", "").
+Touch = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A planned change and the objects it touches (for ``--target``)."""
+
+    change: ResourceChange
+    touches: frozenset[Touch]
+
+
+@dataclass(frozen=True)
+class UnmanagedDraft:
+    entry: Unmanaged
+    touches: frozenset[Touch]
+
+
+def item_touches(item: Item) -> frozenset[Touch]:
+    return frozenset({(item.kind, item.path), ("project", "/".join(item.project))})
+
+
+def jsonable(value: object) -> object:
+    """Tuples become lists, recursively, so that values survive a JSON round trip unchanged."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    return value
+
+
+@dataclass
+class Context:
+    """Inputs and lookups for one ``make_plan`` call; ``problems`` and ``observed`` accumulate.
+
+    Built and discarded inside make_plan: nothing outside ever sees it mutate.
+    """
+
+    desired: DesiredState
+    live: LiveState
+    managed: tuple[Managed, ...]
+    problems: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    observed: set[str] = field(default_factory=set)
+    live_schedules: dict[str, Schedule] = field(default_factory=dict)
+    desired_schedules: dict[str, Schedule] = field(default_factory=dict)
+    items: dict[tuple[str, str], Item] = field(default_factory=dict)
+    tasks_by_item: dict[tuple[str, str], list[LiveTask]] = field(default_factory=dict)
+    tasks_by_schedule: dict[str, list[LiveTask]] = field(default_factory=dict)
+    shared: dict[str, int] = field(default_factory=dict)
+    #: Items whose refresh tasks the files manage (declared with a ``refresh:`` key).
+    managed_task_items: frozenset[tuple[str, str]] = frozenset()
+
+    def __post_init__(self) -> None:
+        self.managed_task_items = frozenset(
+            (m.item.kind, m.item.id) for m in self.managed if m.extract.refresh is not None
+        )
+        self.live_schedules = {s.name: s for s in self.live.schedules}
+        self.desired_schedules = {s.name: s for s in self.desired.schedules}
+        self.items = {(i.kind, i.id): i for i in self.live.items}
+        for task in sorted(self.live.tasks, key=lambda t: t.id):
+            self.tasks_by_item.setdefault((task.item_kind, task.item_id), []).append(task)
+            if task.schedule is not None:
+                self.tasks_by_schedule.setdefault(task.schedule, []).append(task)
+        self.shared = dict(self.live.shared_schedule_tasks)
+
+    @property
+    def server(self) -> bool:
+        return self.live.flavor != "cloud"
+
+    @property
+    def ignore(self) -> frozenset[str]:
+        return frozenset(self.desired.policy.ignore)
+
+    @property
+    def scope(self) -> tuple[tuple[str, ...], ...]:
+        return self.desired.policy.scope
+
+    def problem(self, sort_key: str, message: str) -> None:
+        self.problems.append((sort_key, message))
+
+    def schedule_state(self, name: str) -> str | None:
+        """The state a schedule will have after the plan (None: unknown schedule)."""
+        declared = self.desired_schedules.get(name)
+        live = self.live_schedules.get(name)
+        if declared is not None and ("schedule.state" not in self.ignore or live is None):
+            return declared.state
+        return live.state if live is not None else None

@@ -1,0 +1,223 @@
+"""Drift: the plan read as a report of where the site has wandered from the files (DESIGN section 5).
+
+Buckets, in order:
+
+- ``changed``: a managed object differs (schedule, site mode and encrypt updates, task moves and
+  replaces, and extra tasks on an item whose ``refresh:`` does not list them);
+- ``missing``: declared but absent (the plan's creates);
+- ``unmanaged``: in scope but not declared (the plan's unmanaged list and its prune deletes);
+- ``unhealthy``: tasks whose last refreshes failed, suspended schedules a managed task uses, and
+  items in scope with an extract but no refresh task.
+
+``in_sync`` is True when nothing is changed, missing or unmanaged (unhealthy alone does not make a
+site drift: it is reported, not reconciled). Coverage is managed tasks / tasks in scope.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from reconciler.model import DesiredState, LiveState
+
+from .addresses import SITE_MODE, encrypt_address, item_address, quote, schedule_address, task_address
+from .resolve import Managed, in_scope, resolve_extracts
+from .types import Action, FieldChange, Plan, ResourceChange
+
+__all__ = ["BUCKETS", "DriftEntry", "DriftReport", "ManagedObject", "make_drift"]
+
+BUCKETS: tuple[str, ...] = ("changed", "missing", "unmanaged", "unhealthy")
+
+
+@dataclass(frozen=True)
+class ManagedObject:
+    """An object the files manage: one JUnit test case each.
+
+    ``kind`` is ``site`` (``site.encryption_mode``), ``schedule`` (``schedule["NAME"]``), ``encrypt``
+    (``datasource["PATH"].encrypt``) or ``refresh`` (``datasource["PATH"].refresh``: the item's task set).
+    """
+
+    address: str
+    kind: str
+    source: str | None
+
+
+@dataclass(frozen=True)
+class DriftEntry:
+    """One finding. ``object`` is the address of the managed object it concerns (None: unmanaged)."""
+
+    bucket: str
+    address: str
+    detail: str
+    source: str | None
+    fields: tuple[FieldChange, ...] = ()
+    object: str | None = None
+
+
+@dataclass(frozen=True)
+class DriftReport:
+    """The drift of one site. ``counts``, ``coverage`` and ``in_sync`` are derived and stored."""
+
+    server: str
+    site: str
+    flavor: str
+    entries: tuple[DriftEntry, ...]
+    managed: tuple[ManagedObject, ...]
+    #: Live tasks on items whose ``refresh:`` the files declare, and live tasks on items in scope.
+    managed_tasks: int
+    tasks_in_scope: int
+    counts: Mapping[str, int] = field(init=False)
+    #: managed_tasks / tasks_in_scope (1.0 when there are no tasks in scope).
+    coverage: float = field(init=False)
+    coverage_percent: float = field(init=False)
+    in_sync: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        counts = {bucket: sum(1 for e in self.entries if e.bucket == bucket) for bucket in BUCKETS}
+        coverage = self.managed_tasks / self.tasks_in_scope if self.tasks_in_scope else 1.0
+        object.__setattr__(self, "counts", counts)
+        object.__setattr__(self, "coverage", coverage)
+        object.__setattr__(self, "coverage_percent", round(coverage * 100, 1))
+        object.__setattr__(self, "in_sync", not (counts["changed"] or counts["missing"] or counts["unmanaged"]))
+
+    def __hash__(self) -> int:
+        return hash(self.entries)
+
+    def entries_for(self, address: str) -> tuple[DriftEntry, ...]:
+        """The findings about one managed object."""
+        return tuple(e for e in self.entries if e.object == address)
+
+
+def _refresh_address(kind: str, path: str) -> str:
+    return f"{item_address(kind, path)}.refresh"
+
+
+def _describe(change: ResourceChange) -> str:
+    if change.action is Action.CREATE:
+        return "declared but absent: will be created"
+    if change.action is Action.DELETE:
+        return change.reason or "will be deleted"
+    shown = "; ".join(f"{f.path}: {_short(f.before)} → {_short(f.after)}" for f in change.changes)
+    words = {Action.UPDATE: "differs", Action.MOVE: "on another schedule", Action.REPLACE: "of another type"}
+    return f"{words[change.action]}: {shown}" if shown else words[change.action]
+
+
+def _short(value: object) -> str:
+    if value is None:
+        return "(none)"
+    if isinstance(value, str):
+        return quote(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _from_change(change: ResourceChange) -> DriftEntry:
+    object_address: str | None = change.address
+    if change.kind == "task":
+        object_address = _refresh_address(change.target["item_kind"], change.target["item_path"])
+    if change.action is Action.CREATE:
+        bucket = "missing"
+    elif change.action is Action.DELETE and change.source is None:
+        bucket, object_address = "unmanaged", None
+    else:
+        bucket = "changed"
+    return DriftEntry(bucket, change.address, _describe(change), change.source, change.changes, object_address)
+
+
+def make_drift(plan: Plan, live: LiveState, desired: DesiredState) -> DriftReport:
+    """The drift report for ``plan`` (made from ``desired`` and ``live``)."""
+    resolved = resolve_extracts(desired, live)
+    ignore = set(desired.policy.ignore)
+    scope = desired.policy.scope
+    managed: list[ManagedObject] = []
+    if desired.encryption_mode is not None and "site.encryption_mode" not in ignore:
+        site_source = desired.encryption_source
+        managed.append(ManagedObject(SITE_MODE, "site", str(site_source) if site_source else None))
+    if live.flavor != "cloud":
+        managed.extend(ManagedObject(schedule_address(s.name), "schedule", str(s.source) if s.source else None)
+                       for s in desired.schedules)
+    refresh_items: dict[tuple[str, str], str] = {}
+    for m in resolved:
+        source = str(m.extract.source) if m.extract.source else None
+        if m.extract.encrypt is not None and f"{m.item.kind}.encrypt" not in ignore:
+            managed.append(ManagedObject(encrypt_address(m.item.kind, m.item.path), "encrypt", source))
+        if m.extract.refresh is not None:
+            address = _refresh_address(m.item.kind, m.item.path)
+            refresh_items[(m.item.kind, m.item.id)] = address
+            managed.append(ManagedObject(address, "refresh", source))
+
+    entries = [_from_change(c) for c in plan.changes]
+    entries += [DriftEntry("unmanaged", u.address, u.detail, None) for u in plan.unmanaged]
+    entries += _unhealthy(live, desired, resolved, refresh_items, scope)
+
+    items = {(i.kind, i.id): i for i in live.items}
+    in_scope_tasks = [
+        t for t in live.tasks
+        if (t.item_kind, t.item_id) in refresh_items
+        or ((item := items.get((t.item_kind, t.item_id))) is not None and in_scope(item.project, scope))
+    ]
+    managed_tasks = sum(1 for t in in_scope_tasks if (t.item_kind, t.item_id) in refresh_items)
+    return DriftReport(
+        server=plan.server,
+        site=plan.site,
+        flavor=plan.flavor,
+        entries=tuple(sorted(entries, key=lambda e: (BUCKETS.index(e.bucket), e.address, e.detail))),
+        managed=tuple(sorted(managed, key=lambda m: (m.kind != "site", m.kind, m.address))),
+        managed_tasks=managed_tasks,
+        tasks_in_scope=len(in_scope_tasks),
+    )
+
+
+def _unhealthy(
+    live: LiveState,
+    desired: DesiredState,
+    resolved: tuple[Managed, ...],
+    refresh_items: dict[tuple[str, str], str],
+    scope: tuple[tuple[str, ...], ...],
+) -> list[DriftEntry]:
+    items = {(i.kind, i.id): i for i in live.items}
+    out: list[DriftEntry] = []
+    with_tasks = {(t.item_kind, t.item_id) for t in live.tasks}
+    for task in sorted(live.tasks, key=lambda t: t.id):
+        item = items.get((task.item_kind, task.item_id))
+        if task.consecutive_failures <= 0 or item is None:
+            continue
+        owner = refresh_items.get((item.kind, item.id))
+        if owner is None and not in_scope(item.project, scope):
+            continue
+        label = task.schedule or (task.recurrence.describe() if task.recurrence is not None else "?")
+        count = task.consecutive_failures
+        out.append(DriftEntry(
+            "unhealthy", task_address(item.kind, item.path, task.type, label),
+            f"{count} consecutive failed refresh{'es' if count != 1 else ''} (task {task.id})", None,
+            object=owner,
+        ))
+    if live.flavor != "cloud":
+        used: dict[str, int] = {}
+        for e in desired.extracts:
+            for t in e.refresh or ():
+                if t.schedule is not None:
+                    used[t.schedule] = used.get(t.schedule, 0) + 1
+        declared = {s.name for s in desired.schedules}
+        for schedule in sorted(live.schedules, key=lambda s: s.name):
+            if schedule.state == "suspended" and schedule.name in used:
+                address = schedule_address(schedule.name)
+                n = used[schedule.name]
+                out.append(DriftEntry(
+                    "unhealthy", address,
+                    f"suspended: {n} managed task{'s' if n != 1 else ''} on it do not run", None,
+                    object=address if schedule.name in declared else None,
+                ))
+    deliberately_empty = {
+        (m.item.kind, m.item.id) for m in resolved if m.extract.refresh == ()
+    }
+    for key, item in sorted(items.items()):
+        if (item.has_extracts and key not in with_tasks and key not in deliberately_empty
+                and (key in refresh_items or in_scope(item.project, scope))):
+            out.append(DriftEntry(
+                "unhealthy", item_address(item.kind, item.path),
+                "has an extract but no refresh task: it goes stale", None,
+                object=refresh_items.get(key),
+            ))
+    return out

@@ -1,0 +1,153 @@
+"""The fingerprint of a plan: canonical hashes of every live object it read and depends on.
+
+A saved plan records, for each object key, the sha256 of the object's canonical JSON. Before
+applying a saved plan, apply re-reads the site and calls ``stale_objects``: any key whose hash
+changed (or a different server, site or API version) makes the plan stale.
+
+Keys: ``site``; ``schedule:NAME``; ``usage:schedule:NAME`` (who uses a schedule the plan may
+delete); ``item:KIND:LUID``; ``tasks:KIND:LUID`` (the refresh tasks of an item).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from reconciler.model import Item, LiveState, LiveTask, Schedule
+
+from .types import Plan
+
+__all__ = [
+    "canonical_json",
+    "fingerprint",
+    "item_key",
+    "observe",
+    "schedule_key",
+    "stale_objects",
+    "tasks_key",
+    "usage_key",
+]
+
+
+def canonical_json(value: object) -> str:
+    """Compact, key-sorted JSON: the same value always gives the same text."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _sha256(value: object) -> str:
+    return hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()
+
+
+def schedule_key(name: str) -> str:
+    return f"schedule:{name}"
+
+
+def usage_key(name: str) -> str:
+    return f"usage:schedule:{name}"
+
+
+def item_key(kind: str, item_id: str) -> str:
+    return f"item:{kind}:{item_id}"
+
+
+def tasks_key(kind: str, item_id: str) -> str:
+    return f"tasks:{kind}:{item_id}"
+
+
+def fingerprint(server: str, site_id: str, api_version: str, observed: Mapping[str, str]) -> str:
+    """sha256 over the connection identity and the observed hashes."""
+    return _sha256({
+        "server": server,
+        "site_id": site_id,
+        "api_version": api_version,
+        "observed": dict(observed),
+    })
+
+
+def _schedule_value(schedule: Schedule) -> dict[str, object]:
+    return {**schedule.to_dict(), "name": schedule.name, "id": schedule.id}
+
+
+def _item_value(item: Item) -> dict[str, object]:
+    return {
+        "kind": item.kind,
+        "id": item.id,
+        "name": item.name,
+        "project": list(item.project),
+        "encrypt": item.encrypt,
+    }
+
+
+def _task_value(task: LiveTask) -> dict[str, object]:
+    return {
+        "id": task.id,
+        "type": task.type,
+        "schedule": task.schedule,
+        "schedule_id": task.schedule_id,
+        "recurrence": task.recurrence.to_dict() if task.recurrence is not None else None,
+    }
+
+
+@dataclass
+class _Index:
+    """Lookups over a LiveState, built once per call."""
+
+    live: LiveState
+    schedules: dict[str, Schedule] = field(default_factory=dict)
+    items: dict[tuple[str, str], Item] = field(default_factory=dict)
+    tasks_by_item: dict[tuple[str, str], list[LiveTask]] = field(default_factory=dict)
+    tasks_by_schedule: dict[str, list[LiveTask]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.schedules = {s.name: s for s in self.live.schedules}
+        self.items = {(i.kind, i.id): i for i in self.live.items}
+        for task in self.live.tasks:
+            self.tasks_by_item.setdefault((task.item_kind, task.item_id), []).append(task)
+            if task.schedule is not None:
+                self.tasks_by_schedule.setdefault(task.schedule, []).append(task)
+
+    def value(self, key: str) -> object:
+        prefix, _, rest = key.partition(":")
+        if key == "site":
+            return {"encryption_mode": self.live.encryption_mode}
+        if prefix == "schedule":
+            schedule = self.schedules.get(rest)
+            return _schedule_value(schedule) if schedule is not None else None
+        if prefix == "usage" and rest.startswith("schedule:"):
+            name = rest[len("schedule:"):]
+            shared = dict(self.live.shared_schedule_tasks)
+            return {
+                "other_sites": shared.get(name),
+                "tasks": sorted(t.id for t in self.tasks_by_schedule.get(name, [])),
+            }
+        if prefix in ("item", "tasks"):
+            kind, _, item_id = rest.partition(":")
+            if prefix == "item":
+                item = self.items.get((kind, item_id))
+                return _item_value(item) if item is not None else None
+            tasks = self.tasks_by_item.get((kind, item_id), [])
+            return sorted((_task_value(t) for t in tasks), key=canonical_json)
+        return None
+
+
+def observe(live: LiveState, keys: Iterable[str]) -> dict[str, str]:
+    """The hashes of the objects named by ``keys`` in ``live`` (a missing object hashes as null)."""
+    index = _Index(live)
+    return {key: _sha256(index.value(key)) for key in sorted(set(keys))}
+
+
+def stale_objects(plan: Plan, live: LiveState) -> list[str]:
+    """What changed on the site since ``plan`` was made: object keys, plus ``server``, ``site_id`` or
+    ``api_version`` when those differ. Empty: the plan is still valid."""
+    stale: list[str] = []
+    if plan.server.rstrip("/") != live.server.rstrip("/"):
+        stale.append("server")
+    if plan.site_id != live.site_id:
+        stale.append("site_id")
+    if plan.api_version != live.api_version:
+        stale.append("api_version")
+    now = observe(live, plan.observed)
+    stale.extend(key for key in sorted(plan.observed) if now[key] != plan.observed[key])
+    return stale

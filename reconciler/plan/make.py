@@ -1,0 +1,139 @@
+"""make_plan: the pure function (desired, live) → Plan."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+from reconciler.errors import PlanError
+from reconciler.model import DesiredState, LiveState
+
+from .addresses import schedule_address
+from .context import Context, Draft, jsonable
+from .encryption import plan_encryption
+from .fingerprint import fingerprint, observe
+from .policy import check_protect, select_targets
+from .resolve import in_scope, resolve_extracts, where
+from .schedules import plan_schedules
+from .tasks import plan_tasks, prune_tasks
+from .types import FORMAT_VERSION, KINDS, Action, Plan, ResourceChange
+
+__all__ = ["make_plan"]
+
+
+def make_plan(desired: DesiredState, live: LiveState, targets: Sequence[str] = ()) -> Plan:
+    """Compare the declared state with the live site and return the changes that reconcile them.
+
+    ``desired`` must already be resolved for ``live.flavor`` (Cloud tasks carry their recurrence).
+    ``targets`` are ``--target`` selectors (``schedule:NAME``, ``datasource:PATH``, ``workbook:PATH``,
+    ``project:PATH``, ``site``): only changes touching them, and what those depend on, are kept.
+
+    Raises PlanError, listing every problem at once, when the files cannot be planned against this
+    site: unknown items or schedules (with close matches), a delete of a protected object, an
+    encrypt flag the site's mode forbids, a declared item outside ``policy.scope``, a bad selector.
+    """
+    ctx = Context(desired, live, resolve_extracts(desired, live))
+    _check_scope(ctx)
+    encryption = plan_encryption(ctx)
+    tasks = plan_tasks(ctx)
+    pruned, unmanaged_tasks = prune_tasks(ctx)
+    schedules, unmanaged_schedules = plan_schedules(ctx, tasks + pruned)
+    drafts = _link([*encryption, *schedules, *tasks, *pruned])
+    check_protect(ctx, drafts)
+    if ctx.problems:
+        raise PlanError("\n".join(message for _, message in sorted(ctx.problems)))
+    drafts, unmanaged = select_targets(ctx, targets, drafts, [*unmanaged_schedules, *unmanaged_tasks])
+
+    changes = tuple(sorted(
+        (_normalised(d.change) for d in drafts),
+        key=lambda c: (c.phase, KINDS.index(c.kind), c.address),
+    ))
+    observed = observe(live, ctx.observed)
+    warnings = list(ctx.warnings)
+    deletes = sum(1 for c in changes if c.action.deletes)
+    if deletes > desired.policy.max_deletes:
+        warnings.append(
+            f"The plan deletes {deletes} objects, more than policy.max_deletes ({desired.policy.max_deletes}): "
+            "apply will refuse it unless explicitly allowed (--allow-mass-delete)."
+        )
+    return Plan(
+        format_version=FORMAT_VERSION,
+        server=live.server,
+        site=live.site,
+        site_id=live.site_id,
+        api_version=live.api_version,
+        flavor=live.flavor,
+        changes=changes,
+        unmanaged=tuple(sorted((u.entry for u in unmanaged), key=lambda u: (KINDS.index(u.kind), u.address))),
+        warnings=tuple(sorted(set(warnings))),
+        fingerprint=fingerprint(live.server, live.site_id, live.api_version, observed),
+        observed=observed,
+        max_deletes=desired.policy.max_deletes,
+    )
+
+
+def _check_scope(ctx: Context) -> None:
+    """Nothing outside ``policy.scope`` is ever changed: declaring an item there is a mistake."""
+    scope = ctx.scope
+    if not scope:
+        return
+    roots = ", ".join("/".join(root) for root in scope)
+    for managed in ctx.managed:
+        if not in_scope(managed.item.project, scope):
+            source = managed.extract.source
+            ctx.problem(str(source), f'{where(source)}{managed.item.kind} "{managed.item.path}" lies outside '
+                        f"policy.scope (projects: {roots}); add its project to the scope or remove it.")
+
+
+def _link(drafts: list[Draft]) -> list[Draft]:
+    """Fill in depends_on: a task on a schedule created in this plan waits for the schedule; a task
+    delete waits for the same item's creates, moves and replaces (never a window with no refresh)."""
+    created = {d.change.address for d in drafts if d.change.kind == "schedule" and d.change.action is Action.CREATE}
+    arrivals: dict[tuple[str, str], list[str]] = {}
+    for d in drafts:
+        c = d.change
+        if c.kind == "task" and c.action in (Action.CREATE, Action.MOVE, Action.REPLACE):
+            arrivals.setdefault((c.target["item_kind"], c.target["item_id"]), []).append(c.address)
+    out = []
+    for d in drafts:
+        c = d.change
+        extra: list[str] = []
+        if c.kind == "task" and c.action in (Action.CREATE, Action.MOVE) and "schedule_name" in c.target:
+            address = schedule_address(c.target["schedule_name"])
+            if address in created:
+                extra.append(address)
+        if c.kind == "task" and c.action is Action.DELETE:
+            extra.extend(arrivals.get((c.target["item_kind"], c.target["item_id"]), []))
+        if extra:
+            c = replace(c, depends_on=tuple(sorted({*c.depends_on, *extra})))
+        out.append(Draft(c, d.touches))
+    return out
+
+
+def _has_tuples(value: object) -> bool:
+    if isinstance(value, tuple):
+        return True
+    if isinstance(value, dict):
+        return any(_has_tuples(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_tuples(v) for v in value)
+    return False
+
+
+def _normalised(change: ResourceChange) -> ResourceChange:
+    """Plain JSON values everywhere (lists, not tuples), sorted targets: a plan survives a round trip."""
+    target = dict(sorted(change.target.items()))
+    depends_on = tuple(sorted(set(change.depends_on)))
+    values = [change.before, change.after, *([f.before, f.after] for f in change.changes)]
+    if list(target) == list(change.target) and depends_on == change.depends_on and not _has_tuples(values):
+        return change
+    before = jsonable(change.before)
+    after = jsonable(change.after)
+    return replace(
+        change,
+        before=before if isinstance(before, dict) else None,
+        after=after if isinstance(after, dict) else None,
+        changes=tuple(replace(f, before=jsonable(f.before), after=jsonable(f.after)) for f in change.changes),
+        target=target,
+        depends_on=depends_on,
+    )

@@ -1,0 +1,146 @@
+"""Server schedules: create and update the declared ones; list, or prune, the undeclared ones.
+
+A Server schedule is server-wide: an update changes it for every site, and a delete removes every
+site's tasks on it. So an update says who else is affected, and prune deletes an undeclared
+schedule only when nothing on this site will remain on it and no other site uses it.
+"""
+
+from __future__ import annotations
+
+from reconciler.model import Schedule
+
+from .addresses import schedule_address
+from .context import Context, Draft, UnmanagedDraft
+from .diffing import field_changes
+from .fingerprint import schedule_key, usage_key
+from .tasks import PRUNE_REASON
+from .types import Action, ResourceChange, Unmanaged
+
+__all__ = ["plan_schedules"]
+
+_RECURRENCE_FIELDS = ("frequency", "every", "start", "end", "weekdays", "month_days", "on")
+_PHASE_UPSERT = 2
+_PHASE_DELETE = 6
+
+
+def _ignored_fields(ignore: frozenset[str]) -> list[str]:
+    fields = [name.split(".", 1)[1] for name in ignore if name.startswith("schedule.")]
+    if "recurrence" in fields:
+        fields = [f for f in fields if f != "recurrence"] + list(_RECURRENCE_FIELDS)
+    return sorted(set(fields))
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def plan_schedules(ctx: Context, task_drafts: list[Draft]) -> tuple[list[Draft], list[UnmanagedDraft]]:
+    """Schedule changes (Server only), given the task changes already planned."""
+    if not ctx.server:
+        return [], []
+    drafts = [d for d in (_upsert(ctx, s) for s in ctx.desired.schedules) if d is not None]
+    deletes, unmanaged = _undeclared(ctx, task_drafts)
+    return drafts + deletes, unmanaged
+
+
+def _upsert(ctx: Context, desired: Schedule) -> Draft | None:
+    ctx.observed.add(schedule_key(desired.name))
+    address = schedule_address(desired.name)
+    source = str(desired.source) if desired.source is not None else None
+    touches = frozenset({("schedule", desired.name)})
+    live = ctx.live_schedules.get(desired.name)
+    if live is None:
+        change = ResourceChange(
+            address=address, kind="schedule", action=Action.CREATE, before=None,
+            after=desired.to_dict(), source=source, phase=_PHASE_UPSERT, target={"name": desired.name},
+        )
+        return Draft(change, touches)
+    ignored = _ignored_fields(ctx.ignore)
+    before = live.to_dict()
+    # Ignored fields keep their live value: apply must never change them.
+    after = {**desired.to_dict(), **{k: before[k] for k in ignored if k in before}}
+    for key in ignored:
+        if key not in before:
+            after.pop(key, None)
+    fields = field_changes(before, after)
+    if not fields:
+        return None
+    change = ResourceChange(
+        address=address, kind="schedule", action=Action.UPDATE, before=before, after=after,
+        changes=fields, source=source, phase=_PHASE_UPSERT,
+        target={"name": desired.name, "schedule_id": live.id or ""},
+        warnings=_shared_warning(ctx, desired.name),
+    )
+    return Draft(change, touches)
+
+
+def _shared_warning(ctx: Context, name: str) -> tuple[str, ...]:
+    managed = ctx.managed_task_items
+    here = sum(1 for t in ctx.tasks_by_schedule.get(name, []) if (t.item_kind, t.item_id) not in managed)
+    others = ctx.shared.get(name)
+    if others == 0 and here == 0:
+        return ()
+    elsewhere = (
+        "an unknown number of tasks on other sites may use it" if others is None
+        else f"{_plural(others, 'task')} on other sites use it"
+    )
+    return (
+        f'"{name}" is a server schedule: this update changes it for every site; {elsewhere}, and '
+        f"{_plural(here, 'task')} on this site that the files don't manage.",
+    )
+
+
+def _undeclared(ctx: Context, task_drafts: list[Draft]) -> tuple[list[Draft], list[UnmanagedDraft]]:
+    """Undeclared live schedules that no declared task uses: listed, or deleted with prune."""
+    referenced = {t.schedule for m in ctx.managed for t in (m.extract.refresh or ()) if t.schedule}
+    removed: dict[str, list[str]] = {}  # schedule name -> addresses of changes taking tasks off it
+    removed_ids: set[str] = set()
+    arriving: dict[str, int] = {}
+    for draft in task_drafts:
+        change = draft.change
+        if change.action in (Action.DELETE, Action.MOVE) and change.before is not None:
+            name = str(change.before.get("schedule"))
+            removed.setdefault(name, []).append(change.address)
+            removed_ids.add(change.target["task_id"])
+        if change.action in (Action.CREATE, Action.MOVE) and "schedule_name" in change.target:
+            arriving[change.target["schedule_name"]] = arriving.get(change.target["schedule_name"], 0) + 1
+    prune = ctx.desired.policy.prune
+    drafts: list[Draft] = []
+    unmanaged: list[UnmanagedDraft] = []
+    for name in sorted(ctx.live_schedules):
+        if name in ctx.desired_schedules or name in referenced:
+            continue
+        live = ctx.live_schedules[name]
+        touches = frozenset({("schedule", name)})
+        on_site = ctx.tasks_by_schedule.get(name, [])
+        remaining = sum(1 for t in on_site if t.id not in removed_ids) + arriving.get(name, 0)
+        others = ctx.shared.get(name)
+        address = schedule_address(name)
+        if prune:
+            kept = _kept_because(remaining, others)
+            if kept is None:
+                ctx.observed.update({schedule_key(name), usage_key(name)})
+                change = ResourceChange(
+                    address=address, kind="schedule", action=Action.DELETE, before=live.to_dict(),
+                    after=None, source=None, phase=_PHASE_DELETE,
+                    target={"name": name, "schedule_id": live.id or ""},
+                    depends_on=tuple(sorted(removed.get(name, []))), reason=PRUNE_REASON,
+                )
+                drafts.append(Draft(change, touches))
+                continue
+            ctx.warnings.append(f"{address} was not deleted although policy.prune is true: {kept}.")
+        others_text = "an unknown number" if others is None else str(others)
+        detail = (f"{live.recurrence.describe()}; not declared in any file; "
+                  f"{_plural(len(on_site), 'task')} on this site, {others_text} on other sites")
+        unmanaged.append(UnmanagedDraft(Unmanaged(address, "schedule", detail), touches))
+    return drafts, unmanaged
+
+
+def _kept_because(remaining: int, others: int | None) -> str | None:
+    if remaining:
+        return f"{_plural(remaining, 'task')} on this site would still use it"
+    if others is None:
+        return "the reader could not tell whether tasks on other sites use it"
+    if others:
+        return f"{_plural(others, 'task')} on other sites use it"
+    return None

@@ -1,0 +1,214 @@
+"""Saved plans: a terraform-like, versioned JSON form of a Plan, and its strict reader.
+
+``plan_from_json(plan_to_json(p)) == p`` exactly. The reader refuses, with a clear PlanError, text
+that is not JSON (a truncated file), misses or mistypes a key, was made by a newer reconciler, or
+whose fingerprint no longer matches its observed objects (an edited file).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import reconciler
+from reconciler.errors import PlanError
+
+from .fingerprint import fingerprint
+from .types import FORMAT_VERSION, KINDS, PHASES, Action, FieldChange, Plan, ResourceChange, Unmanaged
+
+__all__ = ["plan_from_json", "plan_to_json"]
+
+_ACTIONS: Mapping[Action, list[str]] = {
+    Action.CREATE: ["create"],
+    Action.UPDATE: ["update"],
+    Action.MOVE: ["move"],
+    Action.REPLACE: ["delete", "create"],
+    Action.DELETE: ["delete"],
+}
+
+
+def _change_to_dict(change: ResourceChange) -> dict[str, object]:
+    return {
+        "address": change.address,
+        "kind": change.kind,
+        "actions": list(_ACTIONS[change.action]),
+        "before": change.before,
+        "after": change.after,
+        "changes": [{"path": f.path, "before": f.before, "after": f.after} for f in change.changes],
+        "source": change.source,
+        "phase": change.phase,
+        "target": dict(change.target),
+        "depends_on": list(change.depends_on),
+        "warnings": list(change.warnings),
+        "reason": change.reason,
+    }
+
+
+def plan_to_dict(plan: Plan) -> dict[str, object]:
+    """The JSON-able form of a plan (see ``plan_to_json``)."""
+    return {
+        "format_version": plan.format_version,
+        "reconciler_version": reconciler.__version__,
+        "server": plan.server,
+        "site": plan.site,
+        "site_id": plan.site_id,
+        "api_version": plan.api_version,
+        "flavor": plan.flavor,
+        "fingerprint": plan.fingerprint,
+        "observed": dict(plan.observed),
+        "has_changes": plan.has_changes,
+        "counts": dict(plan.counts),
+        "delete_count": plan.delete_count,
+        "max_deletes": plan.max_deletes,
+        "exceeds_max_deletes": plan.exceeds_max_deletes,
+        "resource_changes": [_change_to_dict(c) for c in plan.changes],
+        "unmanaged": [{"address": u.address, "kind": u.kind, "detail": u.detail} for u in plan.unmanaged],
+        "warnings": list(plan.warnings),
+    }
+
+
+def plan_to_json(plan: Plan) -> str:
+    """The saved-plan JSON: deterministic (sorted keys, indent 2), ends with a newline, no secrets."""
+    return json.dumps(plan_to_dict(plan), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
+class _Reader:
+    """Typed access to a parsed JSON object, with the JSON path in every error."""
+
+    def __init__(self, data: Mapping[str, Any], path: str) -> None:
+        self.data = data
+        self.path = path
+
+    def _get(self, key: str) -> Any:
+        if key not in self.data:
+            raise _invalid(f"{self.path}{key} is missing")
+        return self.data[key]
+
+    def text(self, key: str) -> str:
+        value = self._get(key)
+        if not isinstance(value, str):
+            raise _invalid(f"{self.path}{key} should be a string")
+        return value
+
+    def opt_text(self, key: str) -> str | None:
+        value = self._get(key)
+        if value is not None and not isinstance(value, str):
+            raise _invalid(f"{self.path}{key} should be a string or null")
+        return value
+
+    def integer(self, key: str) -> int:
+        value = self._get(key)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise _invalid(f"{self.path}{key} should be an integer")
+        return value
+
+    def obj(self, key: str) -> dict[str, Any]:
+        value = self._get(key)
+        if not isinstance(value, dict):
+            raise _invalid(f"{self.path}{key} should be an object")
+        return value
+
+    def opt_obj(self, key: str) -> dict[str, object] | None:
+        value = self._get(key)
+        if value is not None and not isinstance(value, dict):
+            raise _invalid(f"{self.path}{key} should be an object or null")
+        return value
+
+    def strings(self, key: str) -> list[str]:
+        value = self._get(key)
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise _invalid(f"{self.path}{key} should be a list of strings")
+        return value
+
+    def string_map(self, key: str) -> dict[str, str]:
+        value = self.obj(key)
+        if not all(isinstance(v, str) for v in value.values()):
+            raise _invalid(f"{self.path}{key} should map names to strings")
+        return value
+
+    def objects(self, key: str) -> list[_Reader]:
+        value = self._get(key)
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            raise _invalid(f"{self.path}{key} should be a list of objects")
+        return [_Reader(v, f"{self.path}{key}[{i}].") for i, v in enumerate(value)]
+
+
+def _invalid(detail: str) -> PlanError:
+    return PlanError(f"The saved plan is invalid: {detail}. Make a new plan with `reconciler plan --out`.")
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in version.split("."))
+    except ValueError:
+        raise _invalid(f'format_version "{version}" is not a version number') from None
+
+
+def _change(r: _Reader) -> ResourceChange:
+    actions = r.strings("actions")
+    action = next((a for a, spelled in _ACTIONS.items() if spelled == actions), None)
+    if action is None:
+        raise _invalid(f"{r.path}actions {actions} is not a known action")
+    kind = r.text("kind")
+    if kind not in KINDS:
+        raise _invalid(f"{r.path}kind \"{kind}\" is not one of {', '.join(KINDS)}")
+    phase = r.integer("phase")
+    if phase not in PHASES:
+        raise _invalid(f"{r.path}phase {phase} is not a known phase")
+    changes = tuple(FieldChange(c.text("path"), c._get("before"), c._get("after")) for c in r.objects("changes"))
+    return ResourceChange(
+        address=r.text("address"), kind=kind, action=action, before=r.opt_obj("before"),
+        after=r.opt_obj("after"), changes=changes, source=r.opt_text("source"), phase=phase,
+        target=r.string_map("target"), depends_on=tuple(r.strings("depends_on")),
+        warnings=tuple(r.strings("warnings")), reason=r.opt_text("reason"),
+    )
+
+
+def plan_from_json(text: str) -> Plan:
+    """Read a saved plan; PlanError (saying what is wrong and what to do) for anything but a valid one."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise PlanError(
+            f"The saved plan is not valid JSON (line {error.lineno}, column {error.colno}: {error.msg}); "
+            "was the file truncated? Make a new plan with `reconciler plan --out`."
+        ) from error
+    if not isinstance(data, dict):
+        raise _invalid("it should be a JSON object")
+    r = _Reader(data, "")
+    version = r.text("format_version")
+    if _version_tuple(version)[:1] > _version_tuple(FORMAT_VERSION)[:1]:
+        made_by = data.get("reconciler_version")
+        by = f" {made_by}" if isinstance(made_by, str) else ""
+        raise PlanError(
+            f"The saved plan was made by a newer reconciler{by} (plan format {version}; this reconciler "
+            f"{reconciler.__version__} reads format {FORMAT_VERSION}); upgrade reconciler to apply it."
+        )
+    observed = r.string_map("observed")
+    plan = Plan(
+        format_version=version,
+        server=r.text("server"),
+        site=r.text("site"),
+        site_id=r.text("site_id"),
+        api_version=r.text("api_version"),
+        flavor=r.text("flavor"),
+        changes=tuple(_change(c) for c in r.objects("resource_changes")),
+        unmanaged=tuple(Unmanaged(u.text("address"), u.text("kind"), u.text("detail")) for u in r.objects("unmanaged")),
+        warnings=tuple(r.strings("warnings")),
+        fingerprint=r.text("fingerprint"),
+        observed=dict(sorted(observed.items())),
+        max_deletes=r.integer("max_deletes"),
+    )
+    if plan.fingerprint != fingerprint(plan.server, plan.site_id, plan.api_version, plan.observed):
+        raise _invalid("its fingerprint does not match its observed objects (was it edited?)")
+    stored_counts = r.obj("counts")
+    if r._get("has_changes") is not plan.has_changes or stored_counts != dict(plan.counts):
+        raise _invalid("its summary (has_changes, counts) does not match its resource_changes (was it edited?)")
+    addresses = [c.address for c in plan.changes]
+    if len(set(addresses)) != len(addresses):
+        raise _invalid("two resource_changes share an address")
+    unknown = sorted({d for c in plan.changes for d in c.depends_on} - set(addresses))
+    if unknown:
+        raise _invalid(f"depends_on names changes that are not in the plan: {', '.join(unknown)}")
+    return plan

@@ -1,0 +1,215 @@
+"""Refresh tasks: pair each managed item's declared tasks with its live ones; prune or list the rest."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import replace
+
+from reconciler.model import Item, LiveTask, RefreshTask
+
+from .addresses import quote, task_address
+from .context import Context, Draft, UnmanagedDraft, item_touches
+from .diffing import field_changes
+from .fingerprint import canonical_json, item_key, tasks_key
+from .pairing import ANY_TYPE, Slot, pair_tasks
+from .resolve import Managed, did_you_mean, in_scope, suggest, where
+from .types import Action, FieldChange, ResourceChange, Unmanaged
+
+__all__ = ["PRUNE_REASON", "plan_tasks", "prune_tasks"]
+
+PRUNE_REASON = "not declared in any file (policy.prune: true)"
+_PHASE_CHANGE = 4
+_PHASE_DELETE = 5
+
+
+def plan_tasks(ctx: Context) -> list[Draft]:
+    """Changes to the tasks of every item declared with a ``refresh:`` key."""
+    drafts: list[Draft] = []
+    for managed in ctx.managed:
+        if managed.extract.refresh is None:
+            continue
+        item = managed.item
+        ctx.observed.update({item_key(item.kind, item.id), tasks_key(item.kind, item.id)})
+        if _check(ctx, managed):
+            drafts.extend(_item_changes(ctx, managed))
+    return drafts
+
+
+def _check(ctx: Context, managed: Managed) -> bool:
+    ok = True
+    for task in managed.extract.refresh or ():
+        source = task.source or managed.extract.source
+        if ctx.server:
+            name = task.schedule
+            if name is None:
+                ctx.problem(str(source), f"{where(source)}a refresh task on Tableau Server must name a "
+                            "schedule (an inline recurrence is Tableau Cloud only).")
+                ok = False
+            elif name not in ctx.desired_schedules and name not in ctx.live_schedules:
+                names = [*ctx.desired_schedules, *ctx.live_schedules]
+                ctx.problem(str(source), f'{where(source)}schedule "{name}" is not declared in any file '
+                            f"and does not exist on the server.{did_you_mean(suggest(name, names))}")
+                ok = False
+            elif name not in ctx.desired_schedules:
+                ctx.observed.add(f"schedule:{name}")
+        elif task.recurrence is None:
+            ctx.problem(str(source), f"{where(source)}a refresh task on Tableau Cloud needs a recurrence "
+                        f'(schedule "{task.schedule}" was not resolved to a template).')
+            ok = False
+    return ok
+
+
+def _desired_value(ctx: Context, task: RefreshTask) -> dict[str, object]:
+    recurrence = task.recurrence.to_dict() if task.recurrence is not None and not ctx.server else None
+    return {"type": task.type, "schedule": task.schedule, "recurrence": recurrence}
+
+
+def _live_value(ctx: Context, task: LiveTask) -> dict[str, object]:
+    if ctx.server:
+        return {"type": task.type, "schedule": task.schedule, "recurrence": None}
+    recurrence = task.recurrence.to_dict() if task.recurrence is not None else None
+    return {"type": task.type, "schedule": None, "recurrence": recurrence}
+
+
+def _desired_when(ctx: Context, task: RefreshTask) -> str:
+    if ctx.server or task.recurrence is None:
+        return task.schedule or ""
+    return canonical_json(task.recurrence.to_dict())
+
+
+def _live_when(ctx: Context, task: LiveTask) -> str:
+    if ctx.server or task.recurrence is None:
+        return task.schedule or ""
+    return canonical_json(task.recurrence.to_dict())
+
+
+def _live_label(task: LiveTask) -> str:
+    if task.schedule is not None:
+        return task.schedule
+    return task.recurrence.describe() if task.recurrence is not None else "?"
+
+
+def _target(item: Item, task_id: str | None = None, **extra: str | None) -> dict[str, str]:
+    out = {"item_kind": item.kind, "item_id": item.id, "item_path": item.path}
+    if task_id is not None:
+        out["task_id"] = task_id
+    out.update({k: v for k, v in extra.items() if v is not None})
+    return dict(sorted(out.items()))
+
+
+def _item_changes(ctx: Context, managed: Managed) -> list[Draft]:
+    item = managed.item
+    type_ignored = "task.type" in ctx.ignore
+    desired = [
+        Slot(ANY_TYPE if type_ignored else t.type, _desired_when(ctx, t), f"{i:06d}", t)
+        for i, t in enumerate(sorted(managed.extract.refresh or (), key=lambda t: str(t.source)))
+    ]
+    live = [
+        Slot(ANY_TYPE if type_ignored else t.type, _live_when(ctx, t), t.id, t)
+        for t in ctx.tasks_by_item.get((item.kind, item.id), [])
+    ]
+    pairing = pair_tasks(desired, live)
+    server = ctx.server
+    changes: list[ResourceChange] = []
+    for want, have in pairing.moves:
+        before = _live_value(ctx, have)
+        after = {**_desired_value(ctx, want), "type": have.type if type_ignored else want.type}
+        if server:
+            fields: tuple[FieldChange, ...] = (FieldChange("schedule", have.schedule, want.schedule),)
+        else:
+            fields = field_changes(_as_dict(before["recurrence"]), _as_dict(after["recurrence"]))
+        if not type_ignored and have.type != want.type:
+            fields = (*fields, FieldChange("type", have.type, want.type))
+        changes.append(ResourceChange(
+            address=task_address(item.kind, item.path, str(after["type"]), want.when()),
+            kind="task", action=Action.MOVE, before=before, after=after, changes=fields,
+            source=_source(want, managed), phase=_PHASE_CHANGE,
+            target=_target(item, have.id, from_schedule_name=have.schedule if server else None,
+                           schedule_name=want.schedule if server else None),
+            warnings=_suspended(ctx, want),
+        ))
+    for want, have in pairing.replaces:
+        changes.append(ResourceChange(
+            address=task_address(item.kind, item.path, want.type, want.when()),
+            kind="task", action=Action.REPLACE, before=_live_value(ctx, have),
+            after=_desired_value(ctx, want), changes=(FieldChange("type", have.type, want.type),),
+            source=_source(want, managed), phase=_PHASE_CHANGE,
+            target=_target(item, have.id, schedule_name=want.schedule if server else None),
+            warnings=_suspended(ctx, want),
+        ))
+    for want in pairing.creates:
+        changes.append(ResourceChange(
+            address=task_address(item.kind, item.path, want.type, want.when()),
+            kind="task", action=Action.CREATE, before=None, after=_desired_value(ctx, want),
+            source=_source(want, managed), phase=_PHASE_CHANGE,
+            target=_target(item, schedule_name=want.schedule if server else None),
+            warnings=_suspended(ctx, want),
+        ))
+    for have in pairing.deletes:
+        changes.append(ResourceChange(
+            address=task_address(item.kind, item.path, have.type, _live_label(have)),
+            kind="task", action=Action.DELETE, before=_live_value(ctx, have), after=None,
+            source=str(managed.extract.source) if managed.extract.source else None,
+            phase=_PHASE_DELETE, target=_target(item, have.id),
+            reason="not listed in the item's refresh",
+        ))
+    touches = item_touches(item)
+    return [Draft(change, touches) for change in unique_addresses(changes)]
+
+
+def _source(task: RefreshTask, managed: Managed) -> str | None:
+    source = task.source or managed.extract.source
+    return str(source) if source is not None else None
+
+
+def _as_dict(value: object) -> dict[str, object]:
+    return dict(value) if isinstance(value, dict) else {}
+
+
+def _suspended(ctx: Context, task: RefreshTask) -> tuple[str, ...]:
+    if ctx.server and task.schedule is not None and ctx.schedule_state(task.schedule) == "suspended":
+        return (f"schedule {quote(task.schedule)} is suspended: this task will not run until it is resumed.",)
+    return ()
+
+
+def unique_addresses(changes: list[ResourceChange]) -> list[ResourceChange]:
+    """Identical tasks share an address: number the second and later ones (``... #2]``)."""
+    seen: Counter[str] = Counter()
+    out = []
+    for change in changes:
+        seen[change.address] += 1
+        if seen[change.address] > 1:
+            address = f"{change.address[:-1]} #{seen[change.address]}]"
+            change = replace(change, address=address)
+        out.append(change)
+    return out
+
+
+def prune_tasks(ctx: Context) -> tuple[list[Draft], list[UnmanagedDraft]]:
+    """Tasks in scope on items no file declares: deleted with ``prune: true``, else listed."""
+    declared = {(m.item.kind, m.item.id) for m in ctx.managed}
+    prune = ctx.desired.policy.prune
+    drafts: list[Draft] = []
+    unmanaged: list[UnmanagedDraft] = []
+    for (kind, item_id), tasks in sorted(ctx.tasks_by_item.items()):
+        item = ctx.items.get((kind, item_id))
+        if item is None or (kind, item_id) in declared or not in_scope(item.project, ctx.scope):
+            continue
+        touches = item_touches(item)
+        changes = [
+            ResourceChange(
+                address=task_address(kind, item.path, task.type, _live_label(task)),
+                kind="task", action=Action.DELETE, before=_live_value(ctx, task), after=None,
+                source=None, phase=_PHASE_DELETE, target=_target(item, task.id), reason=PRUNE_REASON,
+            )
+            for task in tasks
+        ]
+        changes = unique_addresses(changes)
+        if prune:
+            ctx.observed.update({item_key(kind, item_id), tasks_key(kind, item_id)})
+            drafts.extend(Draft(change, touches) for change in changes)
+        else:
+            for change, task in zip(changes, tasks, strict=True):
+                detail = f"{task.type} refresh on {_live_label(task)}; not declared in any file"
+                unmanaged.append(UnmanagedDraft(Unmanaged(change.address, "task", detail), touches))
+    return drafts, unmanaged

@@ -1,0 +1,199 @@
+"""The plan as data: actions, field changes, resource changes and the Plan value itself.
+
+A Plan is a frozen summary of the changes that move a site from its observed state to the state the
+files declare. It carries full before/after values (terraform style), never a diff object, and
+everything ``apply`` needs to execute it without diffing again. Presentation lives in
+``reconciler.report``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+__all__ = [
+    "FORMAT_VERSION",
+    "KINDS",
+    "PHASES",
+    "SYMBOLS",
+    "Action",
+    "FieldChange",
+    "Plan",
+    "ResourceChange",
+    "Unmanaged",
+]
+
+#: The version of the saved-plan format this reconciler writes and reads.
+FORMAT_VERSION = "1"
+
+
+class Action(StrEnum):
+    """What a change does to its object."""
+
+    CREATE = "create"
+    UPDATE = "update"
+    MOVE = "move"
+    REPLACE = "replace"
+    DELETE = "delete"
+
+    @property
+    def symbol(self) -> str:
+        return SYMBOLS[self]
+
+    @property
+    def deletes(self) -> bool:
+        """True when the action destroys an existing object (a delete, or the first half of a replace)."""
+        return self in (Action.DELETE, Action.REPLACE)
+
+
+SYMBOLS: Mapping[Action, str] = {
+    Action.CREATE: "+",
+    Action.UPDATE: "~",
+    Action.MOVE: "~>",
+    Action.REPLACE: "-/+",
+    Action.DELETE: "-",
+}
+
+#: Execution phases, in the order apply runs them (DESIGN section 4).
+PHASES: Mapping[int, str] = {
+    1: "site mode up",
+    2: "schedules create/update",
+    3: "item encryption",
+    4: "task creates, moves, replaces",
+    5: "task deletes",
+    6: "schedule deletes",
+    7: "site mode down",
+}
+
+#: The kinds of object a change can concern, in display order.
+KINDS: tuple[str, ...] = ("site", "schedule", "encrypt", "task")
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """One differing field. ``path`` is a top-level field name (``start``, ``weekdays``, ``schedule``,
+    ``type``, ``mode``, ``encrypt``...); ``before`` is None when the field was absent, ``after`` is
+    None when it goes away. Values are JSON (str, int, bool, None, lists and objects of them)."""
+
+    path: str
+    before: object
+    after: object
+
+
+@dataclass(frozen=True)
+class ResourceChange:
+    """One planned action on one object of the site.
+
+    ``before`` / ``after`` are full JSON values of the object, by action:
+
+    ========  ======================  ======================
+    action    before                  after
+    ========  ======================  ======================
+    create    None                    the value to create
+    update    the live value          the value after update
+    move      the live task           the task after move
+    replace   the live task           the new task
+    delete    the live value          None
+    ========  ======================  ======================
+
+    Value shapes: schedule → ``Schedule.to_dict()``; task → ``{"type", "schedule", "recurrence"}``
+    (recurrence a dict on Cloud, None on Server); site → ``{"mode"}``; encrypt → ``{"encrypt"}``.
+    """
+
+    #: ``schedule["Nightly 02:00"]``, ``task[datasource "Sales/Orders"][incremental @ Business hours]``,
+    #: ``site.encryption_mode``, ``datasource["Sales/Orders"].encrypt``. Unique within a plan.
+    address: str
+    #: ``site`` | ``schedule`` | ``encrypt`` | ``task``.
+    kind: str
+    action: Action
+    before: dict[str, object] | None
+    after: dict[str, object] | None
+    #: Field-level differences for update, move and replace (empty for create and delete).
+    changes: tuple[FieldChange, ...] = ()
+    #: ``file:line:col`` of the declaration that asked for it; None for the prune of undeclared objects.
+    source: str | None = None
+    #: The execution phase (see PHASES).
+    phase: int = 4
+    #: What apply needs to execute the change: ids and names, strings only (see DESIGN section 4).
+    #: site: site_id. schedule: name (+ schedule_id unless create). encrypt: item_kind, item_id,
+    #: item_path. task: item_kind, item_id, item_path (+ task_id unless create; + schedule_name on
+    #: Server, and from_schedule_name for a Server move).
+    target: Mapping[str, str] = field(default_factory=dict)
+    #: Addresses of changes in this plan that must succeed before this one runs.
+    depends_on: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    #: For explanation in the UI only; never used to decide anything during apply.
+    reason: str | None = None
+
+    def __hash__(self) -> int:
+        return hash((self.address, self.action))
+
+    @property
+    def symbol(self) -> str:
+        return SYMBOLS[self.action]
+
+
+@dataclass(frozen=True)
+class Unmanaged:
+    """An object in scope that no file declares: listed, and deleted only with ``policy.prune``."""
+
+    address: str
+    kind: str
+    detail: str
+
+
+def _counts(changes: tuple[ResourceChange, ...]) -> dict[str, int]:
+    counts = {action.value: 0 for action in Action}
+    for change in changes:
+        counts[change.action.value] += 1
+    return counts
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The changes needed to move a site from its observed state to the declared state.
+
+    The summary fields (``has_changes``, ``counts``, ``delete_count``, ``exceeds_max_deletes``) are
+    derived from ``changes`` on construction and stored, so that no consumer works them out again.
+    """
+
+    format_version: str
+    #: The server URL, the site's contentUrl ("" is the Default site), its LUID, the REST API version.
+    server: str
+    site: str
+    site_id: str
+    api_version: str
+    #: ``server`` | ``cloud``.
+    flavor: str
+    #: Sorted by (phase, kind, address): deterministic.
+    changes: tuple[ResourceChange, ...]
+    unmanaged: tuple[Unmanaged, ...]
+    warnings: tuple[str, ...]
+    #: sha256 over server, site_id, api_version and ``observed``: a saved plan is stale when it differs.
+    fingerprint: str
+    #: Object key (``site``, ``schedule:NAME``, ``item:KIND:LUID``, ``tasks:KIND:LUID``,
+    #: ``usage:schedule:NAME``) → sha256 of its canonical JSON, for every live object the plan depends on.
+    observed: Mapping[str, str]
+    #: ``policy.max_deletes``: apply refuses a plan with more deletes (without an override).
+    max_deletes: int
+    has_changes: bool = field(init=False)
+    #: Number of changes per action value (``create``, ``update``, ``move``, ``replace``, ``delete``).
+    counts: Mapping[str, int] = field(init=False)
+    #: Deletes of tasks and schedules, counting the delete half of each replace.
+    delete_count: int = field(init=False)
+    exceeds_max_deletes: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        deletes = sum(1 for change in self.changes if change.action.deletes)
+        object.__setattr__(self, "has_changes", bool(self.changes))
+        object.__setattr__(self, "counts", _counts(self.changes))
+        object.__setattr__(self, "delete_count", deletes)
+        object.__setattr__(self, "exceeds_max_deletes", deletes > self.max_deletes)
+
+    def __hash__(self) -> int:
+        return hash((self.fingerprint, tuple(self.changes)))
+
+    def change(self, address: str) -> ResourceChange | None:
+        """The change at ``address``, if the plan has one."""
+        return next((c for c in self.changes if c.address == address), None)

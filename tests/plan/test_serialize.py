@@ -1,0 +1,149 @@
+"""Saved plans: exact JSON round trip, and clear errors for bad files; observe / stale_objects."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+
+from reconciler.errors import PlanError
+from reconciler.model import LiveState
+from reconciler.plan import FORMAT_VERSION, Plan, make_plan, observe, plan_from_json, plan_to_json, stale_objects
+
+from .builders import desired, ds, extract, live, rec, sched, task, want, wb
+
+ORDERS = ds("Sales/Orders")
+BOARD = wb("Finance/Board Pack", encrypt=True)
+
+
+def server_plan() -> tuple[Plan, LiveState]:
+    d = desired(
+        mode="enforced",
+        schedules=[sched("Nightly", start="03:00", line=5), sched("Weekly", "weekly", "06:00", weekdays=("monday",))],
+        extracts=[extract("datasource", "Sales/Orders", refresh=[want("Nightly"), want("Weekly", "incremental")]),
+                  extract("workbook", "Finance/Board Pack", refresh=[want("Nightly", "incremental")])],
+        prune=True,
+    )
+    lv = live(items=[ORDERS, BOARD], schedules=[sched("Nightly"), sched("Old", start="05:00")],
+              tasks=[task("t1", ORDERS, schedule="Old"), task("t2", BOARD, schedule="Nightly"),
+                     task("t3", ORDERS, "incremental", "Old")])
+    return make_plan(d, lv), lv
+
+
+def cloud_plan() -> tuple[Plan, LiveState]:
+    d = desired(flavor="cloud", extracts=[extract("datasource", "Sales/Orders", refresh=[
+        want("Nightly", recurrence=rec("hourly", "08:00", end="18:00", weekdays=("monday", "friday")))])])
+    lv = live(flavor="cloud", items=[ORDERS], tasks=[task("t1", ORDERS, recurrence=rec("daily", "02:00"))])
+    return make_plan(d, lv), lv
+
+
+def empty_plan() -> tuple[Plan, LiveState]:
+    lv = live(items=[ORDERS])
+    return make_plan(desired(), lv), lv
+
+
+@pytest.mark.parametrize("make", [server_plan, cloud_plan, empty_plan])
+def test_round_trip_is_exact(make) -> None:  # type: ignore[no-untyped-def]
+    plan, _ = make()
+    text = plan_to_json(plan)
+    again = plan_from_json(text)
+    assert again == plan
+    assert plan_to_json(again) == text
+
+
+def test_json_shape_is_terraform_like() -> None:
+    plan, _ = server_plan()
+    data = json.loads(plan_to_json(plan))
+    assert data["format_version"] == FORMAT_VERSION and data["has_changes"] is True
+    assert {"address", "actions", "before", "after", "source", "phase", "target", "depends_on"} <= set(
+        data["resource_changes"][0])
+    actions = {c["address"]: c["actions"] for c in data["resource_changes"]}
+    assert actions['task[workbook "Finance/Board Pack"][incremental @ Nightly]'] == ["delete", "create"]
+    assert actions['schedule["Old"]'] == ["delete"]
+
+
+def _edit(text: str, **changes: object) -> str:
+    data = json.loads(text)
+    for key, value in changes.items():
+        if value is None:
+            del data[key]
+        else:
+            data[key] = value
+    return json.dumps(data)
+
+
+BAD = {
+    "truncated": (lambda t: t[: len(t) // 2], "is not valid JSON"),
+    "empty": (lambda t: "", "was the file truncated?"),
+    "not an object": (lambda t: "[]", "should be a JSON object"),
+    "newer format": (lambda t: _edit(t, format_version="2"), "made by a newer reconciler 0.1.0 (plan format 2;"),
+    "missing key": (lambda t: _edit(t, site_id=None), "site_id is missing"),
+    "wrong type": (lambda t: _edit(t, max_deletes="many"), "max_deletes should be an integer"),
+    "edited observed": (lambda t: _edit(t, observed={"site": "0" * 64}), "fingerprint does not match"),
+    "edited counts": (lambda t: _edit(t, has_changes=False), "does not match its resource_changes"),
+    "unknown action": (
+        lambda t: t.replace('[\n        "update"\n      ]', '[\n        "teleport"\n      ]', 1),
+        "resource_changes[0].actions ['teleport'] is not a known action",
+    ),
+    "bad target": (
+        lambda t: t.replace('"site_id": "site-luid"\n      }', '"site_id": 7\n      }', 1),
+        "resource_changes[0].target should map names to strings",
+    ),
+}
+
+
+@pytest.mark.parametrize(("edit", "message"), BAD.values(), ids=BAD.keys())
+def test_bad_saved_plans(edit, message: str) -> None:  # type: ignore[no-untyped-def]
+    plan, _ = server_plan()
+    with pytest.raises(PlanError) as error:
+        plan_from_json(edit(plan_to_json(plan)))
+    assert message in str(error.value)
+
+
+def test_fresh_site_is_not_stale() -> None:
+    plan, lv = server_plan()
+    assert stale_objects(plan, lv) == []
+    assert observe(lv, plan.observed) == dict(plan.observed)
+
+
+STALE = {
+    "schedule recurrence": (
+        lambda lv: replace(lv, schedules=(sched("Nightly", start="04:00", id="id-Nightly"), *lv.schedules[1:])),
+        ["schedule:Nightly"],
+    ),
+    "schedule recreated under a new id": (
+        lambda lv: replace(lv, schedules=(sched("Nightly", id="other"), *lv.schedules[1:])),
+        ["schedule:Nightly"],
+    ),
+    "task of a declared item": (
+        lambda lv: replace(lv, tasks=lv.tasks[:-1]),
+        [f"tasks:datasource:{ORDERS.id}", "usage:schedule:Old"],
+    ),
+    "site mode": (lambda lv: replace(lv, encryption_mode="disabled"), ["site"]),
+    "item moved": (
+        lambda lv: replace(lv, items=(ds("Archive/Orders", id=ORDERS.id), BOARD)),
+        [f"item:datasource:{ORDERS.id}"],
+    ),
+    "item gone": (lambda lv: replace(lv, items=(BOARD,)), [f"item:datasource:{ORDERS.id}"]),
+    "other site uses a pruned schedule": (
+        lambda lv: replace(lv, shared_schedule_tasks=(("Old", 2),)), ["usage:schedule:Old"],
+    ),
+    "another site": (lambda lv: replace(lv, site_id="elsewhere"), ["site_id"]),
+    "another api version": (lambda lv: replace(lv, api_version="3.19"), ["api_version"]),
+    "unrelated failure count": (
+        lambda lv: replace(lv, tasks=tuple(replace(t, consecutive_failures=3) for t in lv.tasks)), [],
+    ),
+}
+
+
+@pytest.mark.parametrize(("change", "stale"), STALE.values(), ids=STALE.keys())
+def test_stale_objects_name_what_changed(change, stale: list[str]) -> None:  # type: ignore[no-untyped-def]
+    plan, lv = server_plan()
+    assert stale_objects(plan, change(lv)) == stale
+
+
+def test_observe_missing_object_hashes_null() -> None:
+    lv = live()
+    hashes = observe(lv, ["schedule:Nope", "item:datasource:nope"])
+    assert hashes["schedule:Nope"] == hashes["item:datasource:nope"]
