@@ -16,6 +16,7 @@ from typing import Annotated
 
 import typer
 
+from reconciler.commands.options import ConnectionOptions
 from reconciler.errors import ReconcilerError, UsageError
 
 app = typer.Typer(
@@ -53,10 +54,10 @@ Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors an
 
 
 def _connection(server: str | None, site: str | None, api_version: str | None, ca_bundle: Path | None,
-                insecure: bool, debug: bool, quiet: bool) -> dict[str, object]:
+                insecure: bool, debug: bool, quiet: bool) -> ConnectionOptions:
     _state["debug"] = debug
-    return {"server": server, "site": site, "api_version": api_version, "ca_bundle": ca_bundle,
-            "insecure": insecure, "debug": debug, "quiet": quiet}
+    return ConnectionOptions(server=server, site=site, api_version=api_version, ca_bundle=ca_bundle,
+                             insecure=insecure, debug=debug, quiet=quiet)
 
 
 def _not_implemented(name: str) -> int:
@@ -80,18 +81,24 @@ def validate(
 @app.command()
 def plan(
     paths: Paths,
-    out: Annotated[Path | None, typer.Option("--out", help="Save the plan as JSON, to apply later.")] = None,  # noqa: E501
+    out: Annotated[Path | None, typer.Option("--out", help="Save the plan as JSON, to apply later.")] = None,
     fmt: Annotated[str, typer.Option("--format", help="text, json or markdown.")] = "text",
     detailed_exitcode: Annotated[bool, typer.Option("--detailed-exitcode",
                                                     help="Exit 2 when there are changes, 0 when none.")] = False,
-    target: Annotated[list[str] | None, typer.Option("--target", help="Limit to a schedule, item or project: "  # noqa: E501
+    target: Annotated[list[str] | None, typer.Option("--target", help="Limit to a schedule, item or project: "
                                                         "schedule:NAME, datasource:PATH, workbook:PATH, project:PATH.")] = None,  # noqa: E501
     server: Server = None, site: Site = None, api_version: ApiVersion = None, ca_bundle: CaBundle = None,
     insecure: Insecure = False, debug: Debug = False, quiet: Quiet = False,
 ) -> None:
-    """Read the site and show what apply would change."""
-    _connection(server, site, api_version, ca_bundle, insecure, debug, quiet)
-    raise typer.Exit(_not_implemented("plan"))
+    """Read the site and show what apply would change.
+
+    Exit codes: 0 success (with --detailed-exitcode: no changes), 1 error, 2 changes (--detailed-exitcode).
+    """
+    options = _connection(server, site, api_version, ca_bundle, insecure, debug, quiet)
+    from reconciler.commands.plan import plan as run
+
+    raise typer.Exit(run(paths, options, out=out, fmt=fmt, detailed_exitcode=detailed_exitcode,
+                         targets=target or ()))
 
 
 @app.command()
@@ -108,9 +115,16 @@ def apply(
     server: Server = None, site: Site = None, api_version: ApiVersion = None, ca_bundle: CaBundle = None,
     insecure: Insecure = False, debug: Debug = False, quiet: Quiet = False,
 ) -> None:
-    """Make the site match the files (or execute a saved plan)."""
-    _connection(server, site, api_version, ca_bundle, insecure, debug, quiet)
-    raise typer.Exit(_not_implemented("apply"))
+    """Make the site match the files, or execute a saved plan (a .json file from `plan --out`).
+
+    Shows the plan and asks `Apply N changes? [y/N]` unless --auto-approve. A saved plan is refused if
+    the site changed since it was made. Exit 0 when every change succeeded, 1 otherwise.
+    """
+    options = _connection(server, site, api_version, ca_bundle, insecure, debug, quiet)
+    from reconciler.commands.apply import apply as run
+
+    raise typer.Exit(run(paths, options, auto_approve=auto_approve, parallelism=parallelism, journal=journal,
+                         allow_mass_delete=allow_mass_delete, move_strategy=server_move_strategy))
 
 
 @app.command()
@@ -121,37 +135,56 @@ def drift(
     server: Server = None, site: Site = None, api_version: ApiVersion = None, ca_bundle: CaBundle = None,
     insecure: Insecure = False, debug: Debug = False, quiet: Quiet = False,
 ) -> None:
-    """Report, read-only, where the site has wandered from the files. Exit 0 in sync, 2 drift, 1 error."""
-    _connection(server, site, api_version, ca_bundle, insecure, debug, quiet)
-    raise typer.Exit(_not_implemented("drift"))
+    """Report, read-only, where the site has wandered from the files. Exit 0 in sync, 2 drift, 1 error.
+
+    Buckets: changed, missing, unmanaged, unhealthy; plus coverage (managed tasks / tasks in scope).
+    --format markdown fits a pull-request comment; junit makes CI dashboards show drift as failed tests.
+    """
+    options = _connection(server, site, api_version, ca_bundle, insecure, debug, quiet)
+    from reconciler.commands.drift import drift as run
+
+    raise typer.Exit(run(paths, options, fmt=fmt, output_file=output))
 
 
 @app.command()
 def export(
-    project: Annotated[list[str] | None, typer.Option("--project", help="Only these projects (repeatable).")] = None,  # noqa: E501
-    output: Annotated[Path | None, typer.Option("--output", help="Write to a file instead of stdout.")] = None,  # noqa: E501
+    project: Annotated[list[str] | None, typer.Option("--project", help="Only these projects (repeatable).")] = None,
+    output: Annotated[Path | None, typer.Option("--output", help="Write to a file instead of stdout.")] = None,
     server: Server = None, site: Site = None, api_version: ApiVersion = None, ca_bundle: CaBundle = None,
     insecure: Insecure = False, debug: Debug = False, quiet: Quiet = False,
 ) -> None:
-    """Write YAML describing the live site, to adopt an existing site into code."""
-    _connection(server, site, api_version, ca_bundle, insecure, debug, quiet)
-    raise typer.Exit(_not_implemented("export"))
+    """Write YAML describing the live site, to adopt an existing site into code.
+
+    The output passes `validate`, and `plan` with it against the same site reports no changes.
+    """
+    options = _connection(server, site, api_version, ca_bundle, insecure, debug, quiet)
+    from reconciler.commands.export import export as run
+
+    raise typer.Exit(run(options, projects=project or (), output_file=output))
 
 
 @app.command()
 def refresh(
     datasource: Annotated[list[str] | None, typer.Option("--datasource", help="project/name or LUID (repeatable).")] = None,  # noqa: E501
-    workbook: Annotated[list[str] | None, typer.Option("--workbook", help="project/name or LUID (repeatable).")] = None,  # noqa: E501
-    task: Annotated[list[str] | None, typer.Option("--task", help="Extract refresh task id (repeatable).")] = None,  # noqa: E501
+    workbook: Annotated[list[str] | None, typer.Option("--workbook", help="project/name or LUID (repeatable).")] = None,
+    task: Annotated[list[str] | None, typer.Option("--task", help="Extract refresh task id (repeatable).")] = None,
     incremental: Annotated[bool, typer.Option("--incremental", help="Incremental instead of full refresh.")] = False,
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Follow the jobs until they end.")] = True,
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for the jobs.")] = 3600.0,
+    fmt: Annotated[str, typer.Option("--format", help="text, or json for scripts.")] = "text",
     server: Server = None, site: Site = None, api_version: ApiVersion = None, ca_bundle: CaBundle = None,
     insecure: Insecure = False, debug: Debug = False, quiet: Quiet = False,
 ) -> None:
-    """Refresh extracts now and follow the jobs; exit 0 only if every job succeeded."""
-    _connection(server, site, api_version, ca_bundle, insecure, debug, quiet)
-    raise typer.Exit(_not_implemented("refresh"))
+    """Refresh extracts now and follow the jobs; exit 0 only if every job succeeded.
+
+    For a data pipeline's last step: `reconciler refresh --datasource Sales/Orders --timeout 1800`.
+    An item whose refresh is already queued or running (Tableau's 409093) is reported, not failed.
+    """
+    options = _connection(server, site, api_version, ca_bundle, insecure, debug, quiet)
+    from reconciler.commands.refresh import refresh as run
+
+    raise typer.Exit(run(options, datasources=datasource or (), workbooks=workbook or (), tasks=task or (),
+                         incremental=incremental, wait=wait, timeout=timeout, fmt=fmt))
 
 
 @app.command()
@@ -160,9 +193,14 @@ def reencrypt(
     server: Server = None, site: Site = None, api_version: ApiVersion = None, ca_bundle: CaBundle = None,
     insecure: Insecure = False, debug: Debug = False, quiet: Quiet = False,
 ) -> None:
-    """Rotate the site's extract encryption keys (re-encrypts every encrypted extract)."""
-    _connection(server, site, api_version, ca_bundle, insecure, debug, quiet)
-    raise typer.Exit(_not_implemented("reencrypt"))
+    """Rotate the site's extract encryption keys (re-encrypts every encrypted extract).
+
+    Says how many encrypted extracts it will touch and asks first (--auto-approve for CI).
+    """
+    options = _connection(server, site, api_version, ca_bundle, insecure, debug, quiet)
+    from reconciler.commands.reencrypt import reencrypt as run
+
+    raise typer.Exit(run(options, auto_approve=auto_approve))
 
 
 @app.command()

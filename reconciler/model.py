@@ -213,6 +213,8 @@ class Schedule:
     #: The live schedule's LUID (observed state only).
     id: str | None = field(default=None, compare=False)
     source: Source | None = field(default=None, compare=False)
+    #: False when only the list was read: the recurrence then holds just the frequency.
+    detailed: bool = field(default=True, compare=False)
 
     def to_dict(self) -> dict[str, object]:
         """The comparable fields, flat, in file vocabulary (used for diffs and saved plans)."""

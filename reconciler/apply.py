@@ -1,0 +1,189 @@
+"""Executing a Plan: phases in a safe order, independent actions concurrently, every outcome recorded.
+
+The order (DESIGN section 4): site mode up → schedules created/updated → item encryption flags →
+task creates, moves and replaces → task deletes → schedule deletes → site mode down. A move or a
+replace creates the new task before it deletes the old one, so an item is never left without its
+refresh. Within a phase, actions run on ``parallelism`` threads; an action whose prerequisite
+failed is skipped, and everything independent goes on. The plan is executed as it is: apply never
+diffs again.
+
+A journal (JSON lines, flushed per action) records what happened, so that after a failure or a
+``kill -9`` the next ``apply`` (which plans afresh) converges and the journal tells the truth.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import IO, Any
+
+from reconciler.errors import ReconcilerError, TableauRequestError
+from reconciler.plan import Action, Plan, ResourceChange
+from reconciler.tableau.write import Writer, recurrence_from_dict
+
+__all__ = ["ApplyResult", "Outcome", "apply_plan"]
+
+_PAST = {Action.CREATE: "created", Action.UPDATE: "updated", Action.MOVE: "moved", Action.REPLACE: "replaced",
+         Action.DELETE: "deleted"}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one planned change."""
+
+    address: str
+    action: str
+    status: str  # "ok" | "failed" | "skipped"
+    duration: float = 0.0
+    code: str | None = None
+    detail: str | None = None
+
+    def to_json(self) -> str:
+        return json.dumps({"time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "address": self.address,
+                           "action": self.action, "outcome": self.status, "code": self.code,
+                           "detail": self.detail, "duration_s": round(self.duration, 3)}, sort_keys=True)
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    outcomes: tuple[Outcome, ...]
+
+    @property
+    def failed(self) -> tuple[Outcome, ...]:
+        return tuple(o for o in self.outcomes if o.status == "failed")
+
+    @property
+    def skipped(self) -> tuple[Outcome, ...]:
+        return tuple(o for o in self.outcomes if o.status == "skipped")
+
+    def summary(self) -> str:
+        """``3 created, 1 moved, 2 deleted, 0 failed`` (and skipped when any)."""
+        done = Counter(o.action for o in self.outcomes if o.status == "ok")
+        parts = [f"{done[a.value]} {_PAST[a]}" for a in Action if done[a.value]]
+        if not parts:
+            parts = ["0 changed"]
+        parts.append(f"{len(self.failed)} failed")
+        if self.skipped:
+            parts.append(f"{len(self.skipped)} skipped")
+        return ", ".join(parts)
+
+
+class _Executor:
+    def __init__(self, plan: Plan, writer: Writer, schedule_ids: Mapping[str, str]) -> None:
+        self.plan = plan
+        self.writer = writer
+        self.schedule_ids = dict(schedule_ids)
+        self.lock = threading.Lock()
+
+    def schedule_id(self, name: str) -> str:
+        with self.lock:
+            found = self.schedule_ids.get(name)
+        if found is None:
+            found = self.writer.find_schedule_id(name)
+            if found is None:
+                raise ReconcilerError(f"schedule {name!r} does not exist on the server.")
+            with self.lock:
+                self.schedule_ids[name] = found
+        return found
+
+    def run(self, change: ResourceChange) -> None:
+        target = change.target
+        after: dict[str, Any] = dict(change.after or {})
+        label = target.get("item_path") or target.get("name") or change.address
+        if change.kind == "site":
+            self.writer.set_site_mode(str(after["mode"]))
+        elif change.kind == "schedule":
+            name = target["name"]
+            if change.action is Action.CREATE:
+                new_id = self.writer.create_schedule(name, after)
+                with self.lock:
+                    self.schedule_ids[name] = new_id
+            elif change.action is Action.DELETE:
+                self.writer.delete_schedule(target["schedule_id"], name)
+            else:
+                self.writer.update_schedule(target["schedule_id"], name, after)
+        elif change.kind == "encrypt":
+            self.writer.set_item_encrypt(target["item_kind"], target["item_id"], bool(after["encrypt"]), label)
+        elif change.kind == "task":
+            self.run_task(change, after, label)
+        else:
+            raise ReconcilerError(f"unknown change kind {change.kind!r} in the plan.")
+
+    def run_task(self, change: ResourceChange, after: dict[str, Any], label: str) -> None:
+        target = change.target
+        kind, item_id = target["item_kind"], target["item_id"]
+        if change.action is Action.DELETE:
+            self.writer.delete_task(target["task_id"], label)
+            return
+        task_type = str(after.get("type", "full"))
+        recurrence = recurrence_from_dict(after["recurrence"]) if after.get("recurrence") else None
+        if change.action is Action.MOVE and self.writer.cloud:
+            assert recurrence is not None
+            self.writer.update_cloud_task(target["task_id"], kind, item_id, task_type, recurrence, label)
+            return
+        schedule_id = None if self.writer.cloud else self.schedule_id(str(target.get("schedule_name")
+                                                                            or after.get("schedule")))
+        # The new task first, then the old one goes: never a window without a refresh.
+        self.writer.create_task(kind, item_id, task_type, label, schedule_id=schedule_id,
+                                schedule_name=target.get("schedule_name"), recurrence=recurrence)
+        if change.action in (Action.MOVE, Action.REPLACE):
+            self.writer.delete_task(target["task_id"], label)
+
+
+def apply_plan(plan: Plan, writer: Writer, *, schedule_ids: Mapping[str, str], parallelism: int = 4,
+               journal: IO[str] | None = None,
+               on_outcome: Callable[[Outcome], None] | None = None) -> ApplyResult:
+    """Execute every change of ``plan`` in phase order; never raises for a failed action.
+
+    ``schedule_ids`` maps the live schedules' names to their ids (Server), for task creates.
+    """
+    executor = _Executor(plan, writer, schedule_ids)
+    outcomes: dict[str, Outcome] = {}
+    journal_lock = threading.Lock()
+
+    def record(outcome: Outcome) -> None:
+        with journal_lock:
+            outcomes[outcome.address] = outcome
+            if journal is not None:
+                journal.write(outcome.to_json() + "\n")
+                journal.flush()
+        if on_outcome is not None:
+            on_outcome(outcome)
+
+    def execute(change: ResourceChange) -> None:
+        blockers = [a for a in change.depends_on if a in outcomes and outcomes[a].status != "ok"]
+        if blockers:
+            record(Outcome(change.address, change.action.value, "skipped",
+                           detail=f"skipped because {blockers[0]} did not succeed"))
+            return
+        started = time.monotonic()
+        try:
+            executor.run(change)
+        except ReconcilerError as error:
+            code = error.code if isinstance(error, TableauRequestError) else None
+            record(Outcome(change.address, change.action.value, "failed", time.monotonic() - started, code,
+                           str(error)))
+            return
+        except Exception as error:  # an unexpected failure of one action must not stop the others
+            record(Outcome(change.address, change.action.value, "failed", time.monotonic() - started, None,
+                           f"{type(error).__name__}: {error}"))
+            return
+        record(Outcome(change.address, change.action.value, "ok", time.monotonic() - started))
+
+    phases = sorted({c.phase for c in plan.changes})
+    with ThreadPoolExecutor(max_workers=max(1, parallelism), thread_name_prefix="apply") as pool:
+        for phase in phases:
+            waiting = [c for c in plan.changes if c.phase == phase]
+            while waiting:  # in waves, so a prerequisite in the same phase runs first
+                pending = {c.address for c in waiting}
+                ready = [c for c in waiting if not pending.intersection(c.depends_on)] or waiting
+                list(pool.map(execute, ready))
+                waiting = [c for c in waiting if c not in ready]
+    ordered = tuple(outcomes[c.address] for c in plan.changes if c.address in outcomes)
+    return ApplyResult(ordered)

@@ -1,0 +1,44 @@
+"""``reconciler drift``: a read-only report of where the site has wandered from the files."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from reconciler.commands.common import ConnectionOptions, Output, atomic_write, resolve_settings
+from reconciler.commands.plan import read_and_plan
+from reconciler.errors import UsageError
+from reconciler.plan import make_drift
+from reconciler.report import render_drift_json, render_drift_junit, render_drift_markdown, render_drift_text
+from reconciler.spec import load_desired
+from reconciler.tableau.connect import connect
+
+FORMATS = ("text", "json", "markdown", "junit")
+
+
+def drift(paths: Sequence[Path], options: ConnectionOptions, *, fmt: str = "text",
+          output_file: Path | None = None) -> int:
+    """Exit 0 in sync, 2 drift, 1 error."""
+    if fmt not in FORMATS:
+        raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}.")
+    output = Output(options.quiet)
+    desired = load_desired(paths)
+    with connect(resolve_settings(options, desired), warn=output.warn) as conn:
+        desired, live, plan = read_and_plan(conn, desired, output, details="used")
+    report = make_drift(plan, live, desired)
+    if fmt == "json":
+        text = render_drift_json(report)
+    elif fmt == "markdown":
+        text = render_drift_markdown(report)
+    elif fmt == "junit":
+        text = render_drift_junit(report)
+    else:
+        text = render_drift_text(report, color=output.color and output_file is None)
+    if output_file is not None:
+        atomic_write(output_file, text if text.endswith("\n") else text + "\n")
+        output.note(f"Wrote the drift report to {output_file}.")
+        if fmt != "text":
+            output.result(render_drift_text(report, color=output.color))
+    else:
+        output.result(text)
+    return 0 if report.in_sync else 2

@@ -1,0 +1,29 @@
+"""``reconciler export``: write YAML describing the live site."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from reconciler import __version__
+from reconciler.commands.common import ConnectionOptions, Output, atomic_write, resolve_settings
+from reconciler.spec.export import export_yaml
+from reconciler.tableau.connect import connect
+from reconciler.tableau.read import read_site
+
+
+def export(options: ConnectionOptions, *, projects: Sequence[str] = (), output_file: Path | None = None) -> int:
+    output = Output(options.quiet)
+    with connect(resolve_settings(options), warn=output.warn) as conn, output.status(
+            f"Reading {conn.settings.server} ..."):
+        live = read_site(conn, None, schedule_details="used")
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    text = export_yaml(live, projects, when=when, version=__version__)
+    if output_file is None:
+        output.result(text)
+    else:
+        atomic_write(output_file, text)
+        tasks = sum(1 for _ in live.tasks)
+        output.note(f"Wrote {output_file} ({tasks} tasks read). Check it with: reconciler plan {output_file}")
+    return 0

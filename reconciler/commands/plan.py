@@ -1,0 +1,46 @@
+"""``reconciler plan``: read the site, compare with the files, print (and optionally save) the plan."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from reconciler.commands.common import ConnectionOptions, Output, atomic_write, resolve_settings
+from reconciler.errors import UsageError
+from reconciler.model import DesiredState, LiveState
+from reconciler.plan import Plan, make_plan, plan_to_json
+from reconciler.report import render_plan_json, render_plan_markdown, render_plan_text
+from reconciler.spec import for_flavor, load_desired
+from reconciler.tableau.connect import Connection, connect
+from reconciler.tableau.read import ScheduleDetails, read_site
+
+FORMATS = ("text", "json", "markdown")
+
+
+def read_and_plan(conn: Connection, desired: DesiredState, output: Output, targets: Sequence[str] = (),
+                  details: ScheduleDetails = "declared") -> tuple[DesiredState, LiveState, Plan]:
+    """Read the site and make the plan: the first half of plan, apply and drift."""
+    with output.status(f"Reading {conn.settings.server} ..."):
+        live = read_site(conn, desired, flavor=desired.flavor, schedule_details=details)
+    desired = for_flavor(desired, live.flavor)
+    return desired, live, make_plan(desired, live, targets)
+
+
+def plan(paths: Sequence[Path], options: ConnectionOptions, *, out: Path | None = None, fmt: str = "text",
+         detailed_exitcode: bool = False, targets: Sequence[str] = ()) -> int:
+    if fmt not in FORMATS:
+        raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}.")
+    output = Output(options.quiet)
+    desired = load_desired(paths)
+    with connect(resolve_settings(options, desired), warn=output.warn) as conn:
+        _, _, result = read_and_plan(conn, desired, output, targets)
+    if fmt == "json":
+        output.result(render_plan_json(result))
+    elif fmt == "markdown":
+        output.result(render_plan_markdown(result))
+    else:
+        output.result(render_plan_text(result, color=output.color))
+    if out is not None:
+        atomic_write(out, plan_to_json(result))
+        output.note(f"Saved the plan to {out}. Apply exactly these changes with: reconciler apply {out}")
+    return 2 if detailed_exitcode and result.has_changes else 0

@@ -1,0 +1,134 @@
+"""``reconciler refresh``: trigger extract refreshes now and follow the jobs to the end."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rich.live import Live
+from rich.table import Table
+
+from reconciler.commands.common import ConnectionOptions, Output, resolve_settings
+from reconciler.errors import ReconcilerError, UsageError
+from reconciler.tableau.connect import Connection, connect
+from reconciler.tableau.jobs import JobStart, JobStatus, find_item, get_job, run_task, start_refresh
+
+FORMATS = ("text", "json")
+
+
+@dataclass
+class _Tracked:
+    start: JobStart
+    status: JobStatus | None = None
+    began: float = 0.0
+    ended: float | None = None
+
+    @property
+    def state(self) -> str:
+        if self.start.job_id is None:
+            return "already queued"
+        if self.status is None:
+            return "queued"
+        return self.status.state
+
+    @property
+    def done(self) -> bool:
+        return self.start.job_id is None or (self.status is not None and self.status.finished)
+
+
+def refresh(options: ConnectionOptions, *, datasources: Sequence[str] = (), workbooks: Sequence[str] = (),
+            tasks: Sequence[str] = (), incremental: bool = False, wait: bool = True, timeout: float = 3600.0,
+            fmt: str = "text", poll_interval: float = 1.0) -> int:
+    if fmt not in FORMATS:
+        raise UsageError(f"--format must be text or json, not {fmt!r}.")
+    if not (datasources or workbooks or tasks):
+        raise UsageError("Nothing to refresh: give --datasource, --workbook or --task (each repeatable).")
+    if timeout <= 0:
+        raise UsageError("--timeout must be a positive number of seconds.")
+    output = Output(options.quiet or fmt == "json")
+    with connect(resolve_settings(options), warn=output.warn) as conn:
+        started = _start_all(conn, datasources, workbooks, tasks, incremental)
+        tracked = [_Tracked(s, began=time.monotonic()) for s in started]
+        if wait:
+            _follow(conn, tracked, timeout, poll_interval, output)
+    return _report(tracked, wait, fmt, output, timeout)
+
+
+def _start_all(conn: Connection, datasources: Sequence[str], workbooks: Sequence[str], tasks: Sequence[str],
+               incremental: bool) -> list[JobStart]:
+    # Resolve every reference before starting anything: a typo must not leave half the refreshes running.
+    items = [(find_item(conn, "datasource", ref), f"data source {ref}") for ref in datasources]
+    items += [(find_item(conn, "workbook", ref), f"workbook {ref}") for ref in workbooks]
+    started = [start_refresh(conn, item, incremental, label) for item, label in items]
+    started += [run_task(conn, task_id, f"task {task_id}") for task_id in tasks]
+    return started
+
+
+def _table(tracked: Sequence[_Tracked]) -> Table:
+    table = Table(box=None, pad_edge=False)
+    for column in ("item", "state", "progress", "elapsed"):
+        table.add_column(column)
+    now = time.monotonic()
+    for entry in tracked:
+        progress = f"{entry.status.progress}%" if entry.status else "-"
+        elapsed = (entry.ended or now) - entry.began
+        table.add_row(entry.start.label, entry.state, progress, f"{elapsed:.0f}s")
+    return table
+
+
+def _follow(conn: Connection, tracked: list[_Tracked], timeout: float, interval: float, output: Output) -> None:
+    deadline = time.monotonic() + timeout
+    live = Live(_table(tracked), console=output.err, transient=False, auto_refresh=False) if output.interactive \
+        else None
+    if live is not None:
+        live.start()
+    try:
+        while time.monotonic() < deadline:
+            for entry in tracked:
+                if not entry.done and entry.start.job_id is not None:
+                    entry.status = get_job(conn, entry.start.job_id)
+                    if entry.status.finished:
+                        entry.ended = time.monotonic()
+            if live is not None:
+                live.update(_table(tracked), refresh=True)
+            if all(entry.done for entry in tracked):
+                return
+            time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
+    finally:
+        if live is not None:
+            live.stop()
+
+
+def _report(tracked: Sequence[_Tracked], wait: bool, fmt: str, output: Output, timeout: float) -> int:
+    failed = [t for t in tracked if t.state in ("failed", "cancelled")]
+    unfinished = [t for t in tracked if wait and not t.done]
+    if fmt == "json":
+        output.result(json.dumps({"jobs": [{
+            "item": t.start.label, "job_id": t.start.job_id, "state": t.state if wait or not t.start.job_id
+            else "started", "progress": t.status.progress if t.status else None,
+            "notes": list(t.status.notes) if t.status else [], "detail": t.start.detail or None,
+        } for t in tracked], "succeeded": not failed and not unfinished}, indent=2, sort_keys=True))
+    else:
+        for t in tracked:
+            if t.start.job_id is None:
+                output.result(f"{t.start.label}: already queued or running on the server (409093); not started "
+                              "again.")
+            elif not wait:
+                output.result(f"{t.start.label}: started job {t.start.job_id}")
+            elif t.state == "success":
+                output.result(f"{t.start.label}: refreshed (job {t.start.job_id}).")
+            elif t in unfinished:
+                output.result(f"{t.start.label}: still {t.state} after {timeout:g}s (job {t.start.job_id}).")
+            else:
+                notes = "; ".join(t.status.notes) if t.status and t.status.notes else "no notes from the server"
+                output.result(f"{t.start.label}: {t.state} (job {t.start.job_id}): {notes}")
+    if failed or unfinished:
+        what = []
+        if failed:
+            what.append(f"{len(failed)} refresh{'es' if len(failed) != 1 else ''} failed")
+        if unfinished:
+            what.append(f"{len(unfinished)} did not finish within {timeout:g}s (they go on on the server)")
+        raise ReconcilerError(" and ".join(what) + ".")
+    return 0

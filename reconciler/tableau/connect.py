@@ -1,0 +1,261 @@
+"""Connecting to Tableau: settings from flags, environment and files; sign-in; one session per run.
+
+Credentials come only from the environment (``TABLEAU_PAT_NAME`` + ``TABLEAU_PAT_SECRET``, or
+``TABLEAU_USERNAME`` + ``TABLEAU_PASSWORD``, or ``TABLEAU_JWT``) and are never printed, logged or
+written anywhere.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+import tableauserverclient as TSC
+from tableauserverclient.server.endpoint.exceptions import (
+    FailedSignInError,
+    InternalServerError,
+    NonXMLResponseError,
+    NotSignedInError,
+    ServerResponseError,
+)
+
+from reconciler.errors import ReconcilerError, TableauConnectionError, TableauRequestError, UsageError
+from reconciler.tableau.transport import RetryPolicy, TransportHooks, make_session_factory
+
+__all__ = [
+    "Connection",
+    "ConnectionSettings",
+    "Credentials",
+    "connect",
+    "credentials_from_env",
+    "normalise_server_url",
+    "translate_error",
+]
+
+CREDENTIAL_HELP = (
+    "Set TABLEAU_PAT_NAME and TABLEAU_PAT_SECRET (a personal access token), or TABLEAU_USERNAME and "
+    "TABLEAU_PASSWORD, or TABLEAU_JWT, in the environment."
+)
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Who signs in. ``secret`` is never shown (not even in ``repr``)."""
+
+    kind: str  # "pat" | "password" | "jwt"
+    name: str
+    secret: str = field(repr=False)
+
+    def tsc_auth(self, site: str) -> Any:
+        if self.kind == "pat":
+            return TSC.PersonalAccessTokenAuth(self.name, self.secret, site_id=site)
+        if self.kind == "password":
+            return TSC.TableauAuth(self.name, self.secret, site_id=site)
+        return TSC.JWTAuth(self.secret, site_id=site)
+
+    def describe(self) -> str:
+        return {"pat": f"personal access token {self.name!r}", "password": f"user {self.name!r}",
+                "jwt": "a JSON Web Token"}[self.kind]
+
+
+def credentials_from_env(env: Mapping[str, str] | None = None) -> Credentials:
+    """Read credentials from the environment, or explain exactly what is missing."""
+    env = os.environ if env is None else env
+    pat_name, pat_secret = env.get("TABLEAU_PAT_NAME"), env.get("TABLEAU_PAT_SECRET")
+    user, password = env.get("TABLEAU_USERNAME"), env.get("TABLEAU_PASSWORD")
+    jwt = env.get("TABLEAU_JWT")
+    if pat_name and pat_secret:
+        return Credentials("pat", pat_name, pat_secret)
+    if user and password:
+        return Credentials("password", user, password)
+    if jwt:
+        return Credentials("jwt", "", jwt)
+    if pat_name or pat_secret:
+        missing = "TABLEAU_PAT_SECRET" if pat_name else "TABLEAU_PAT_NAME"
+        raise UsageError(f"{missing} is not set, but its partner is. {CREDENTIAL_HELP}")
+    if user or password:
+        missing = "TABLEAU_PASSWORD" if user else "TABLEAU_USERNAME"
+        raise UsageError(f"{missing} is not set, but its partner is. {CREDENTIAL_HELP}")
+    raise UsageError(f"No Tableau credentials found. {CREDENTIAL_HELP}")
+
+
+def normalise_server_url(url: str) -> str:
+    """``tableau.example.com/`` → ``https://tableau.example.com``; refuses what is not a URL."""
+    text = url.strip().rstrip("/")
+    if "://" not in text:
+        text = "https://" + text
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise UsageError(f"{url!r} is not a Tableau server URL (like https://tableau.example.com).")
+    return text
+
+
+@dataclass(frozen=True)
+class ConnectionSettings:
+    """Everything needed to reach and sign in to one site."""
+
+    server: str
+    site: str
+    credentials: Credentials
+    api_version: str | None = None
+    ca_bundle: str | None = None
+    insecure: bool = False
+    timeout: float = 120.0
+    debug: bool = False
+    pool_size: int = 16
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+
+class Connection:
+    """A signed-in TSC ``Server`` for one site, shared by every thread of a run."""
+
+    def __init__(self, settings: ConnectionSettings, warn: Callable[[str], None]) -> None:
+        self.settings = settings
+        self.hooks = TransportHooks(reauthenticate=self._reauthenticate, trace=settings.debug)
+        self._auth_lock = threading.Lock()
+        self.product_version = ""
+        verify: bool | str = True
+        if settings.insecure:
+            verify = False
+            warn("--insecure: TLS certificates are NOT verified. Anyone on the network path can read "
+                 "your credentials and change what this run sends. Use --ca-bundle instead.")
+        elif settings.ca_bundle:
+            if not os.path.isfile(settings.ca_bundle):
+                raise UsageError(f"--ca-bundle {settings.ca_bundle}: no such file.")
+            verify = settings.ca_bundle
+        factory = make_session_factory(settings.retry, self.hooks, settings.pool_size, verify)
+        self.server = TSC.Server(settings.server, use_server_version=False,
+                                 http_options={"verify": verify, "timeout": settings.timeout},
+                                 session_factory=factory)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def open(self) -> Connection:
+        self._negotiate_version()
+        self._sign_in()
+        return self
+
+    def close(self) -> None:
+        try:
+            if self.server.is_signed_in():
+                self.server.auth.sign_out()
+        except Exception:  # signing out is a courtesy; never fail a run over it
+            pass
+
+    def __enter__(self) -> Connection:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    # -- facts ---------------------------------------------------------------------------------
+    @property
+    def site_id(self) -> str:
+        return str(self.server.site_id)
+
+    @property
+    def api_version(self) -> str:
+        return str(self.server.version)
+
+    @property
+    def base_url(self) -> str:
+        return str(self.server.baseurl)
+
+    @property
+    def site_url(self) -> str:
+        return f"{self.server.baseurl}/sites/{self.server.site_id}"
+
+    # -- internals -----------------------------------------------------------------------------
+    def _negotiate_version(self) -> None:
+        settings = self.settings
+        try:
+            info = self.server.server_info.get()
+        except (requests.ConnectionError, requests.Timeout) as error:
+            raise TableauConnectionError(_unreachable(settings.server, error)) from error
+        except (ServerResponseError, NonXMLResponseError, InternalServerError) as error:
+            raise TableauConnectionError(
+                f"{settings.server} answered, but not like Tableau: serverInfo failed ({_short(error)}). "
+                "Check --server / TABLEAU_SERVER points at Tableau Server or Tableau Cloud.") from error
+        if info is None or not getattr(info, "rest_api_version", None):
+            raise TableauConnectionError(
+                f"{settings.server} did not report a REST API version; is it a Tableau server?")
+        self.product_version = str(getattr(info, "product_version", "") or "")
+        self.server.version = settings.api_version or info.rest_api_version
+
+    def _sign_in(self) -> None:
+        settings = self.settings
+        site_label = "the Default site" if settings.site == "" else f"site {settings.site!r}"
+        try:
+            self.server.auth.sign_in(settings.credentials.tsc_auth(settings.site))
+        except (requests.ConnectionError, requests.Timeout) as error:
+            raise TableauConnectionError(_unreachable(settings.server, error)) from error
+        except (FailedSignInError, NotSignedInError) as error:
+            raise TableauConnectionError(
+                f"Tableau refused to sign in {settings.credentials.describe()} to {site_label} on "
+                f"{settings.server} ({_short(error)}). Check the credentials in the environment, that they are "
+                "not expired or revoked, and that the site's contentUrl (--site / TABLEAU_SITE) is right.") from error
+        except ServerResponseError as error:
+            raise TableauConnectionError(
+                f"Sign-in to {site_label} on {settings.server} failed: {_short(error)}.") from error
+
+    def _reauthenticate(self, refused_token: str) -> str | None:
+        """Sign in again once per expired token; threads that raced here reuse the new one."""
+        with self._auth_lock:
+            current = self.server._auth_state.auth_token
+            if current and current != refused_token:
+                return str(current)
+            try:
+                self.server.auth.sign_in(self.settings.credentials.tsc_auth(self.settings.site))
+            except Exception:
+                return None
+            return str(self.server.auth_token)
+
+
+def connect(settings: ConnectionSettings, warn: Callable[[str], None] | None = None) -> Connection:
+    """Reach the server, agree on the API version, sign in. Raises TableauConnectionError."""
+    return Connection(settings, warn or _warn_stderr).open()
+
+
+def _warn_stderr(message: str) -> None:
+    print(f"Warning: {message}", file=sys.stderr)
+
+
+def _unreachable(server: str, error: Exception) -> str:
+    text = str(error)
+    if "CERTIFICATE_VERIFY_FAILED" in text or "SSLError" in type(error).__name__ or "SSL" in text[:200]:
+        return (f"Cannot verify the TLS certificate of {server}. If it uses a private CA, pass "
+                "--ca-bundle FILE with that CA (or, only for a throwaway test server, --insecure).")
+    return (f"Cannot reach {server} ({type(error).__name__}). Check --server / TABLEAU_SERVER, the "
+            "network and any proxy settings.")
+
+
+def _short(error: BaseException) -> str:
+    code = getattr(error, "code", "")
+    summary = getattr(error, "summary", "")
+    detail = getattr(error, "detail", "")
+    if code or summary:
+        return " ".join(str(p) for p in (code, summary + (":" if detail else ""), detail) if p).strip()
+    return " ".join(str(error).split())[:300]
+
+
+def translate_error(error: BaseException, doing: str) -> ReconcilerError:
+    """Wrap a TSC/HTTP exception as our own error, with Tableau's code when there is one."""
+    if isinstance(error, ReconcilerError):
+        return error
+    if isinstance(error, (requests.ConnectionError, requests.Timeout)):
+        return TableauConnectionError(f"{doing}: the connection failed ({type(error).__name__}).")
+    if isinstance(error, InternalServerError):
+        return TableauRequestError(f"{doing}: server error HTTP {error.code}.", code=str(error.code))
+    if isinstance(error, (ServerResponseError, FailedSignInError)):
+        return TableauRequestError(f"{doing}: {_short(error)}", code=str(error.code),
+                                   summary=str(error.summary or ""), detail=str(error.detail or ""))
+    if isinstance(error, NonXMLResponseError):
+        return TableauRequestError(f"{doing}: the server answered with something that is not Tableau XML.")
+    return TableauRequestError(f"{doing}: {type(error).__name__}: {error}")

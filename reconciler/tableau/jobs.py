@@ -1,0 +1,160 @@
+"""Refreshing now: finding items by reference, starting refresh jobs, following them.
+
+Tableau answers a refresh of an item that already has one queued or running with 409093; that is
+reported as "already queued", not as a failure.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from tableauserverclient.server.endpoint.exceptions import ServerResponseError
+
+from reconciler.errors import ReconcilerError
+from reconciler.model import Item, split_path
+from reconciler.tableau import wire
+from reconciler.tableau.connect import Connection, translate_error
+from reconciler.tableau.read import PAGE_SIZE
+
+__all__ = ["JobStart", "JobStatus", "find_item", "get_job", "run_task", "start_refresh"]
+
+_LUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+ALREADY_QUEUED = "409093"
+
+
+@dataclass(frozen=True)
+class JobStart:
+    """A refresh that was asked for: its job, or None when one was already queued (409093)."""
+
+    label: str
+    job_id: str | None
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    job_id: str
+    progress: int
+    started: bool
+    finished: bool
+    finish_code: int | None  # 0 success, 1 failed, 2 cancelled
+    notes: tuple[str, ...] = ()
+
+    @property
+    def state(self) -> str:
+        if not self.finished:
+            return "running" if self.started else "queued"
+        return {0: "success", 1: "failed", 2: "cancelled"}.get(self.finish_code or 0, "finished")
+
+
+def _get(conn: Connection, url: str, doing: str) -> bytes:
+    try:
+        return bytes(conn.server.jobs.get_request(url).content)
+    except Exception as error:
+        raise translate_error(error, doing) from error
+
+
+def find_item(conn: Connection, kind: str, ref: str) -> Item:
+    """A data source or workbook by LUID or by ``project/sub/name``; unknown → error with close matches."""
+    label = "data source" if kind == "datasource" else "workbook"
+    if _LUID.match(ref):
+        root = wire.parse(_get(conn, f"{conn.site_url}/{kind}s/{ref}", f"looking up {label} {ref}"))
+        node = wire.find(root, kind)
+        if node is None:
+            raise ReconcilerError(f"There is no {label} with id {ref} on this site.")
+        return Item(kind, ref, node.get("name", ""), ())
+    project, name = split_path(ref)
+    url = (f"{conn.site_url}/{kind}s?filter=name:eq:{quote(name, safe='')}"
+           f"&fields=id,name,project.id,project.name&pageSize={PAGE_SIZE}")
+    candidates = wire.parse(_get(conn, url, f"looking up {label} {ref!r}")).iter(wire.tag(kind))
+    paths = _project_paths(conn)
+    found = []
+    for node in candidates:
+        project_node = wire.find(node, "project")
+        project_id = project_node.get("id", "") if project_node is not None else ""
+        path = paths.get(project_id, ())
+        found.append(Item(kind, node.get("id", ""), node.get("name", ""), path, project_id))
+    exact = [item for item in found if item.project == project]
+    if len(exact) == 1:
+        return exact[0]
+    known = sorted(item.path for item in found)
+    hint = ""
+    if known:
+        close = difflib.get_close_matches(ref, known, n=3, cutoff=0.0)
+        hint = " Did you mean " + " or ".join(f'"{c}"' for c in close) + "?"
+    raise ReconcilerError(f'{label.capitalize()} "{ref}" does not exist on this site.{hint} '
+                          "Give it as project/sub-project/name, or by its id (LUID).")
+
+
+def _project_paths(conn: Connection) -> dict[str, tuple[str, ...]]:
+    raw: dict[str, tuple[str, str | None]] = {}
+    page = 1
+    while page <= 1000:  # bounded: a million projects is beyond any site
+        root = wire.parse(_get(conn, f"{conn.site_url}/projects?pageSize={PAGE_SIZE}&pageNumber={page}",
+                               "listing projects"))
+        for node in root.iter(wire.tag("project")):
+            raw[node.get("id", "")] = (node.get("name", ""), node.get("parentProjectId") or None)
+        pagination = wire.find(root, "pagination")
+        total = int(pagination.get("totalAvailable") or 0) if pagination is not None else 0
+        if page * PAGE_SIZE >= total:
+            break
+        page += 1
+    paths: dict[str, tuple[str, ...]] = {}
+
+    def path(pid: str, depth: int = 0) -> tuple[str, ...]:
+        if pid not in paths:
+            name, parent = raw[pid]
+            paths[pid] = (*(path(parent, depth + 1) if parent in raw and depth < 64 else ()), name)
+        return paths[pid]
+
+    for pid in raw:
+        path(pid)
+    return paths
+
+
+def _job_id(content: bytes) -> str:
+    node = next(wire.parse(content).iter(wire.tag("job")), None)
+    if node is None or not node.get("id"):
+        raise ReconcilerError("The server accepted the refresh but returned no job to follow.")
+    return node.get("id", "")
+
+
+def start_refresh(conn: Connection, item: Item, incremental: bool, label: str) -> JobStart:
+    body = '<tsRequest><extractRefresh incremental="true" /></tsRequest>' if incremental else "<tsRequest />"
+    try:
+        response = conn.server.jobs.post_request(f"{conn.site_url}/{item.kind}s/{item.id}/refresh", body.encode())
+    except ServerResponseError as error:
+        if str(error.code) == ALREADY_QUEUED:
+            return JobStart(label, None, f"{error.summary}: {error.detail}".strip(": "))
+        raise translate_error(error, f"refreshing {label}") from error
+    except Exception as error:
+        raise translate_error(error, f"refreshing {label}") from error
+    return JobStart(label, _job_id(response.content))
+
+
+def run_task(conn: Connection, task_id: str, label: str) -> JobStart:
+    url = f"{conn.site_url}/tasks/extractRefreshes/{task_id}/runNow"
+    try:
+        response = conn.server.jobs.post_request(url, b"<tsRequest />")
+    except ServerResponseError as error:
+        if str(error.code) == ALREADY_QUEUED:
+            return JobStart(label, None, f"{error.summary}: {error.detail}".strip(": "))
+        raise translate_error(error, f"running task {task_id}") from error
+    except Exception as error:
+        raise translate_error(error, f"running task {task_id}") from error
+    return JobStart(label, _job_id(response.content))
+
+
+def get_job(conn: Connection, job_id: str) -> JobStatus:
+    root = wire.parse(_get(conn, f"{conn.site_url}/jobs/{job_id}", f"reading job {job_id}"))
+    node = next(root.iter(wire.tag("job")), None)
+    if node is None:
+        raise ReconcilerError(f"Job {job_id}: the server's answer has no <job>.")
+    finish = node.get("finishCode")
+    finished = bool(node.get("completedAt")) or (finish not in (None, "", "-1"))
+    notes = tuple((n.text or "").strip() for n in node.iter(wire.tag("notes")) if (n.text or "").strip())
+    return JobStatus(job_id, int(node.get("progress") or 0), bool(node.get("startedAt")), finished,
+                     int(finish) if finish not in (None, "") and finished else None, notes)

@@ -1,0 +1,146 @@
+"""The HTTP transport under TSC: retries with backoff, transparent re-sign-in, and a redacted trace.
+
+TSC 0.42 builds one ``requests.Session`` per thread from a ``session_factory``; we give it one whose
+adapter retries what is safe to retry:
+
+- 429 and 503 are refusals (the server did nothing): every method is retried, honouring
+  ``Retry-After``.
+- 502, 504 and dropped connections may hide a request the server did process: only GET is
+  retried here. Writes surface the error, and ``reconciler.tableau.write`` reads back before it
+  retries, so a create is never duplicated.
+- 401 with Tableau's code 401002 (session expired or ended): sign in again once, then resend.
+
+Retries give up after ``RetryPolicy.attempts`` tries (default 6, about 30 s of backoff at most).
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+
+__all__ = ["RetryPolicy", "TransportHooks", "make_session_factory"]
+
+_SIGN_IN_PATHS = ("/auth/signin", "/serverinfo")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard to try. ``base`` doubles per attempt up to ``cap``, with full jitter."""
+
+    attempts: int = 6
+    base: float = 0.25
+    cap: float = 8.0
+    max_retry_after: float = 60.0
+
+    def delay(self, attempt: int, retry_after: str | None = None) -> float:
+        if retry_after:
+            try:
+                return min(float(retry_after), self.max_retry_after)
+            except ValueError:
+                pass
+        return random.uniform(0, min(self.cap, self.base * (2**attempt)))
+
+
+@dataclass
+class TransportHooks:
+    """Callbacks the adapter needs from the connection: re-sign-in and tracing."""
+
+    #: Called with the token that was refused; returns the token to use now (signing in if needed).
+    reauthenticate: Callable[[str], str | None] | None = None
+    trace: bool = False
+    retries: int = 0
+    reauths: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def count(self, what: str) -> None:
+        with self.lock:
+            if what == "retry":
+                self.retries += 1
+            else:
+                self.reauths += 1
+
+
+class _ResilientAdapter(HTTPAdapter):
+    def __init__(self, policy: RetryPolicy, hooks: TransportHooks, pool_size: int) -> None:
+        super().__init__(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
+        self.policy = policy
+        self.hooks = hooks
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+        reauthenticated = False
+        attempt = 0
+        while True:
+            started = time.monotonic()
+            try:
+                response = super().send(request, *args, **kwargs)
+            except (requests.ConnectionError, requests.Timeout) as error:
+                self._trace(request, f"connection error: {type(error).__name__}", started)
+                if request.method == "GET" and attempt + 1 < self.policy.attempts:
+                    self._sleep(attempt, None)
+                    attempt += 1
+                    continue
+                raise
+            self._trace(request, str(response.status_code), started)
+            status = response.status_code
+            retryable = status in (429, 503) or (status in (502, 504) and request.method == "GET")
+            if retryable and attempt + 1 < self.policy.attempts:
+                self._sleep(attempt, response.headers.get("Retry-After"))
+                response.close()
+                attempt += 1
+                continue
+            if status == 401 and not reauthenticated and self._may_reauthenticate(request, response):
+                token = str(request.headers.get("x-tableau-auth", ""))
+                assert self.hooks.reauthenticate is not None
+                fresh = self.hooks.reauthenticate(token)
+                if fresh:
+                    self.hooks.count("reauth")
+                    request.headers["x-tableau-auth"] = fresh
+                    reauthenticated = True
+                    response.close()
+                    continue
+            return response
+
+    def _may_reauthenticate(self, request: requests.PreparedRequest, response: requests.Response) -> bool:
+        if self.hooks.reauthenticate is None or "x-tableau-auth" not in request.headers:
+            return False
+        url = (request.url or "").lower()
+        if any(path in url for path in _SIGN_IN_PATHS):
+            return False
+        return b"401002" in response.content
+
+    def _sleep(self, attempt: int, retry_after: str | None) -> None:
+        self.hooks.count("retry")
+        time.sleep(self.policy.delay(attempt, retry_after))
+
+    def _trace(self, request: requests.PreparedRequest, outcome: str, started: float) -> None:
+        if self.hooks.trace:
+            # Only method, path and status: never headers (tokens) nor bodies (credentials).
+            url = str(request.url or "").split("?")[0]
+            elapsed = (time.monotonic() - started) * 1000
+            print(f"[http] {request.method} {url} -> {outcome} ({elapsed:.0f} ms)", file=sys.stderr)
+
+
+def make_session_factory(policy: RetryPolicy, hooks: TransportHooks, pool_size: int = 16,
+                         verify: bool | str = True,
+                         headers: Mapping[str, str] | None = None) -> Callable[[], requests.Session]:
+    """A ``session_factory`` for ``TSC.Server``: each thread's session gets the resilient adapter."""
+
+    def factory() -> requests.Session:
+        session = requests.Session()
+        adapter = _ResilientAdapter(policy, hooks, pool_size)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        session.verify = verify
+        if headers:
+            session.headers.update(headers)
+        return session
+
+    return factory
