@@ -1,0 +1,273 @@
+"""HTTP wiring (werkzeug): routing, faults, request statistics, the `Emulator` and `serve()`.
+
+Faults (`latency_ms`, `fail_rate` → 503, `throttle_rate` → 429 with `Retry-After: 1`) apply to every
+request except `/_emulator/*`. `GET /_emulator/stats` returns
+`{"total": N, "by_route": {"GET /api/{v}/sites/{site_id}/datasources": N, ...}}` (route templates),
+`POST /_emulator/stats/reset` zeroes it.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import signal
+import sys
+import threading
+import time
+import traceback
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from types import FrameType
+from typing import TYPE_CHECKING, Any, cast
+
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.wrappers import Request, Response
+
+from . import urls
+from .exceptions import EmulatorError
+from .models import Event, Store
+from .responses import ContentResponses, Reply, Req
+from .schedule_responses import ScheduleResponses
+from .seeds import ADMIN_PAT, ADMIN_USER, load_seed
+from .state import StateFile
+from .vizportal import Vizportal
+from .wire import error_body
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
+__all__ = ["Emulator", "EmulatorConfig", "serve"]
+
+
+@dataclass(frozen=True)
+class EmulatorConfig:
+    """Options of `reconciler emulator serve` (and of `Emulator(...)`)."""
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    flavor: str = "server"
+    """`server` (Tableau Server 2025.1, API 3.25) or `cloud` (Tableau Cloud, API 3.28)."""
+    seed: str = "demo"
+    """`demo`, `empty` or `synthetic`."""
+    datasources: int = 10000
+    workbooks: int = 5000
+    tasks: int = 20000
+    schedules: int = 300
+    projects: int = 500
+    random_seed: int = 0
+    state: str | None = None
+    """Persist to this JSON file after every change (atomic replace); reload it on start if it exists."""
+    latency_ms: int = 0
+    fail_rate: float = 0.0
+    throttle_rate: float = 0.0
+    token_ttl: float = 14400.0
+    job_seconds: float = 1.0
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
+
+
+class EmulatorApp:
+    """The WSGI application: faults, stats, then REST, Vizportal or `/_emulator` dispatch."""
+
+    def __init__(self, store: Store, config: EmulatorConfig) -> None:
+        self.store = store
+        self.config = config
+        self.content = ContentResponses(store)
+        self.schedules = ScheduleResponses(store)
+        self.vizportal = Vizportal(store)
+        self.counts: Counter[str] = Counter()
+        self.counts_lock = threading.Lock()
+        self.rng = random.Random(config.random_seed)
+
+    def stats(self) -> dict[str, Any]:
+        with self.counts_lock:
+            return {"total": sum(self.counts.values()), "by_route": dict(sorted(self.counts.items()))}
+
+    def reset_stats(self) -> None:
+        with self.counts_lock:
+            self.counts.clear()
+
+    def _count(self, key: str) -> None:
+        with self.counts_lock:
+            self.counts[key] += 1
+
+    def _fault(self) -> Reply | None:
+        with self.counts_lock:
+            roll_throttle = self.rng.random()
+            roll_fail = self.rng.random()
+        if self.config.latency_ms > 0:
+            time.sleep(self.config.latency_ms / 1000)
+        if roll_throttle < self.config.throttle_rate:
+            err = EmulatorError(429, "429000", "Too Many Requests", "The server is throttling requests; retry later.")
+            return Reply(429, error_body(err), (("Retry-After", "1"),))
+        if roll_fail < self.config.fail_rate:
+            err = EmulatorError(503, "503000", "Service Unavailable", "The server is temporarily unavailable.")
+            return Reply(503, error_body(err))
+        return None
+
+    def handle(self, request: Request) -> Reply:
+        path = re.sub("/{2,}", "/", request.path)
+        if len(path) > 1:
+            path = path.rstrip("/")
+        method = request.method.upper()
+        if path.startswith("/_emulator/"):
+            return self._internal(method, path)
+        if path.startswith("/vizportal/api/web/v1/"):
+            self._count(f"{method} /vizportal/api/web/v1/{{method}}")
+            fault = self._fault()
+            if fault is not None:
+                return fault
+            return self.vizportal.handle(path.rsplit("/", 1)[-1], request.get_data(), request.cookies,
+                                         cast(Mapping[str, str], request.headers))
+        route, params, known = urls.match(method, path)
+        self._count(f"{method} {route.template}" if route else f"{method} <unmatched>")
+        fault = self._fault()
+        if fault is not None:
+            return fault
+        if route is None:
+            if known:
+                raise EmulatorError(405, "405000", "Invalid request method",
+                                    f"Request type {method} is not supported for '{path}'.")
+            raise EmulatorError.not_found("404003", "Resource Not Found",
+                                          f"Unknown resource '{path}' specified in URI.")
+        # werkzeug's Headers is a case-insensitive mapping: X-Tableau-Auth matches x-tableau-auth.
+        req = Req(method, path, dict(request.args.items()), cast(Mapping[str, str], request.headers),
+                  request.get_data(), params,
+                  request.host_url.rstrip("/"))
+        target = self.content if hasattr(self.content, route.handler) else self.schedules
+        reply: Reply = getattr(target, route.handler)(req)
+        return reply
+
+    def _internal(self, method: str, path: str) -> Reply:
+        if method == "GET" and path == "/_emulator/stats":
+            return Reply(200, json.dumps(self.stats()).encode(), content_type="application/json")
+        if method == "POST" and path == "/_emulator/stats/reset":
+            self.reset_stats()
+            return Reply(200, json.dumps(self.stats()).encode(), content_type="application/json")
+        return Reply(404, b'{"error": "unknown emulator endpoint"}', content_type="application/json")
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        request = Request(environ)
+        try:
+            reply = self.handle(request)
+        except EmulatorError as err:
+            reply = Reply(err.status, error_body(err))
+        except Exception as exc:  # a bug in the emulator: answer like Tableau's 500, keep serving
+            traceback.print_exc(file=sys.stderr)
+            internal = EmulatorError(500, "500000", "Internal Server Error", f"{type(exc).__name__}: {exc}")
+            reply = Reply(500, error_body(internal))
+        response = Response(reply.body, status=reply.status, content_type=reply.content_type)
+        for name, value in reply.headers:
+            if name == "Set-Cookie":
+                response.headers.add(name, value)
+            else:
+                response.headers[name] = value
+        return response(environ, start_response)
+
+
+class Emulator:
+    """A running emulator: `with Emulator(flavor="server", seed="demo", job_seconds=0) as emu: emu.url`.
+
+    Keyword arguments are `EmulatorConfig` fields; the Python API binds 127.0.0.1, port 0 unless told.
+    """
+
+    pat_name = ADMIN_PAT[0]
+    pat_secret = ADMIN_PAT[1]
+    username = ADMIN_USER[0]
+    password = ADMIN_USER[1]
+
+    def __init__(self, config: EmulatorConfig | None = None, **overrides: Any) -> None:
+        self.config = replace(config or EmulatorConfig(), **overrides)
+        if self.config.flavor not in ("server", "cloud"):
+            raise ValueError(f"flavor must be 'server' or 'cloud', not {self.config.flavor!r}")
+        self.store = Store(flavor=self.config.flavor, job_seconds=self.config.job_seconds,
+                           token_ttl=self.config.token_ttl)
+        self._state = StateFile(self.config.state) if self.config.state else None
+        if self._state is not None and self._state.exists():
+            self._state.load(self.store)
+        else:
+            load_seed(self.store, self.config)
+            if self._state is not None:
+                self._state.save(self.store)
+        if self._state is not None:
+            state = self._state
+            self.store.on_change = lambda: state.save(self.store)
+        self.app = EmulatorApp(self.store, self.config)
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        """`http://HOST:PORT` of the running server."""
+        if self._server is None:
+            raise RuntimeError("the emulator is not running")
+        return f"http://{self.config.host}:{self._server.server_port}"
+
+    @property
+    def events(self) -> list[Event]:
+        """A snapshot of the ordered state-change events (`(kind, site_luid, object_id, *details)`)."""
+        with self.store.lock:
+            self.store._settle()
+            return list(self.store.events)
+
+    def stats(self) -> dict[str, Any]:
+        """Request counts: `{"total": N, "by_route": {"GET /api/{v}/…": N}}`."""
+        return self.app.stats()
+
+    def reset_stats(self) -> None:
+        self.app.reset_stats()
+
+    def start(self) -> Emulator:
+        """Bind and serve in a background thread."""
+        self._server = make_server(self.config.host, self.config.port, self.app, threaded=True,
+                                   request_handler=_QuietHandler)
+        server = self._server
+        self._thread = threading.Thread(target=lambda: server.serve_forever(poll_interval=0.05),
+                                        name="tableau-emulator", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close the socket."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = None
+        self._thread = None
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def serve(config: EmulatorConfig) -> int:
+    """Run until SIGINT/SIGTERM; the first line printed is `listening on http://HOST:PORT`. Returns 0."""
+    emulator = Emulator(config).start()
+    print(f"listening on {emulator.url}", flush=True)
+    print(f"flavor={config.flavor} seed={config.seed}; PAT {emulator.pat_name}/{emulator.pat_secret}, "
+          f"user {emulator.username}/{emulator.password}, viewer viewer/viewer", flush=True)
+    stop = threading.Event()
+
+    def _stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, _stop)
+        signal.signal(signal.SIGTERM, _stop)
+    try:
+        while not stop.wait(0.2):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        emulator.stop()
+    return 0
