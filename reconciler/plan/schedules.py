@@ -130,7 +130,8 @@ def _undeclared(ctx: Context, task_drafts: list[Draft]) -> tuple[list[Draft], li
                 continue
             ctx.warnings.append(f"{address} was not deleted although policy.prune is true: {kept}.")
         others_text = "an unknown number" if others is None else str(others)
-        detail = (f"{live.recurrence.describe()}; not declared in any file; "
+        when = live.recurrence.describe() if live.detailed else f"{live.recurrence.frequency} schedule"
+        detail = (f"{when}; not declared in any file; "
                   f"{_plural(len(on_site), 'task')} on this site, {others_text} on other sites")
         unmanaged.append(UnmanagedDraft(Unmanaged(address, "schedule", detail), touches))
     return drafts, unmanaged

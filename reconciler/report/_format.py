@@ -82,10 +82,11 @@ def _field_line(f: FieldChange) -> tuple[str, str]:
 
 
 def summary_line(plan: Plan) -> str:
-    """``Plan: 3 to create, 1 to move, 2 to update, 1 to replace, 1 to delete.``"""
+    """``Plan: 3 to create, 1 to move, 2 to update, 1 to delete.`` (``N to replace`` only when there are any)."""
     c = plan.counts
+    replace = f"{c['replace']} to replace, " if c["replace"] else ""
     return (f"Plan: {c['create']} to create, {c['move']} to move, {c['update']} to update, "
-            f"{c['replace']} to replace, {c['delete']} to delete.")
+            f"{replace}{c['delete']} to delete.")
 
 
 def site_title(site: str, server: str, flavor: str) -> str:

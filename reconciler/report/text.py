@@ -66,6 +66,10 @@ def _change_block(lines: _Lines, change: ResourceChange) -> None:
     lines.blank()
 
 
+#: Unmanaged objects listed per kind before the rest are counted (a site being adopted has thousands).
+UNMANAGED_SHOWN = 10
+
+
 def render_plan_text(plan: Plan, color: bool = False) -> str:
     """The plan for a terminal: one block per change, unmanaged objects, warnings, a summary line."""
     lines = _Lines()
@@ -82,8 +86,13 @@ def render_plan_text(plan: Plan, color: bool = False) -> str:
     if plan.unmanaged:
         lines.add(("Unmanaged", "bold"), " (in scope, not declared in any file; deleted only with "
                   "policy.prune: true):")
-        for u in plan.unmanaged:
-            lines.add("  ", ("?", "blue"), f" {u.address}: {u.detail}")
+        for kind in sorted({u.kind for u in plan.unmanaged}):
+            of_kind = [u for u in plan.unmanaged if u.kind == kind]
+            for u in of_kind[:UNMANAGED_SHOWN]:
+                lines.add("  ", ("?", "blue"), f" {u.address}: {u.detail}")
+            if len(of_kind) > UNMANAGED_SHOWN:
+                lines.add("  ", ("?", "blue"), f" ... and {len(of_kind) - UNMANAGED_SHOWN} more unmanaged {kind}s "
+                          "(all are listed by --format json)")
         lines.blank()
     warnings = [(c.address, w) for c in plan.changes for w in c.warnings] + [("", w) for w in plan.warnings]
     if warnings:

@@ -67,7 +67,7 @@ Unmanaged (in scope, not declared in any file; deleted only with policy.prune: t
 Warnings:
   ! schedule["Nightly 02:00"]: "Nightly 02:00" is a server schedule: this update changes it for every site; 4 tasks on other sites use it, and 0 tasks on this site that the files don't manage.
 
-Plan: 1 to create, 2 to move, 1 to update, 0 to replace, 0 to delete.
+Plan: 1 to create, 2 to move, 1 to update, 0 to delete.
 """
 
 
@@ -101,7 +101,7 @@ def test_no_changes_with_unmanaged() -> None:
 PLAN_MARKDOWN = """\
 ### Reconciler plan for site "finance" on https://tableau.example.com (Tableau Server)
 
-**Plan: 1 to create, 0 to move, 0 to update, 0 to replace, 1 to delete.**
+**Plan: 1 to create, 0 to move, 0 to update, 1 to delete.**
 
 | Action | Count |
 | --- | ---: |
