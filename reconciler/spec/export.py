@@ -1,0 +1,136 @@
+"""State → files: the YAML that describes a live site, for adopting an existing site into code.
+
+The document is built so that ``validate`` accepts it and ``plan`` against the same site reports no
+changes: the schedules its tasks use (Server) or one template per distinct recurrence (Cloud),
+every item with tasks or an encryption flag, grouped by project and sorted.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+import yaml
+
+from reconciler.model import Item, LiveState, Recurrence, Schedule
+
+__all__ = ["export_document", "export_yaml"]
+
+SCHEMA_HINT = ("# For editor completion, add a first line: "
+               "# yaml-language-server: $schema=<path to reconciler's schemas/reconciler.schema.json>")
+_TIME = re.compile(r"^\d{2}:\d{2}$")
+
+
+class _Dumper(yaml.SafeDumper):
+    """Quotes times (``"02:00"``) so that every reader, YAML 1.1 or 1.2, sees a string."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = '"' if _TIME.match(value) else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _represent_str)
+
+
+def _in_projects(item: Item, projects: Sequence[tuple[str, ...]]) -> bool:
+    return not projects or any(item.project[: len(p)] == p for p in projects)
+
+
+def _reference(item: Item) -> Any:
+    if "/" in item.name or any("/" in part for part in item.project) or not item.project:
+        return {"id": item.id}
+    return item.path
+
+
+def _schedule_entry(schedule: Schedule) -> dict[str, Any]:
+    entry: dict[str, Any] = dict(schedule.recurrence.to_dict())
+    if schedule.priority != 50:
+        entry["priority"] = schedule.priority
+    if schedule.execution != "parallel":
+        entry["execution"] = schedule.execution
+    if schedule.state != "active":
+        entry["state"] = schedule.state
+    return entry
+
+
+def _template_names(recurrences: Sequence[Recurrence]) -> dict[Recurrence, str]:
+    names: dict[Recurrence, str] = {}
+    used: set[str] = set()
+    for recurrence in recurrences:
+        base = recurrence.describe()
+        name = base[0].upper() + base[1:]
+        count = 2
+        while name in used:
+            name = f"{base} ({count})"
+            count += 1
+        used.add(name)
+        names[recurrence] = name
+    return names
+
+
+def export_document(live: LiveState, projects: Sequence[str] = ()) -> dict[str, Any]:
+    """The file form of ``live`` (only items under ``projects`` when given)."""
+    scope = [tuple(p.strip("/").split("/")) for p in projects]
+    items = {(i.kind, i.id): i for i in live.items}
+    tasks_by_item: dict[tuple[str, str], list[Any]] = defaultdict(list)
+    for task in live.tasks:
+        item = items.get((task.item_kind, task.item_id))
+        if item is not None and _in_projects(item, scope):
+            tasks_by_item[(task.item_kind, task.item_id)].append(task)
+    cloud = live.flavor == "cloud"
+    doc: dict[str, Any] = {"version": 1, "server": live.server, "site": live.site, "flavor": live.flavor,
+                           "encryption": {"mode": live.encryption_mode}}
+    schedules: dict[str, Any] = {}
+    template: dict[Recurrence, str] = {}
+    if cloud:
+        recurrences = sorted({t.recurrence for tasks in tasks_by_item.values() for t in tasks if t.recurrence},
+                             key=lambda r: (r.describe(), repr(r)))
+        template = _template_names(recurrences)
+        schedules = {name: recurrence.to_dict() for recurrence, name in sorted(template.items(), key=lambda x: x[1])}
+    else:
+        used = {t.schedule for tasks in tasks_by_item.values() for t in tasks if t.schedule}
+        schedules = {s.name: _schedule_entry(s) for s in live.schedules if s.name in used}
+    if schedules:
+        doc["schedules"] = schedules
+    extracts = []
+    encrypt_managed = live.encryption_mode == "enabled"
+    for item in sorted(live.items, key=lambda i: (i.project, i.kind, i.name, i.id)):
+        key = (item.kind, item.id)
+        tasks = tasks_by_item.get(key, [])
+        wants_encrypt = encrypt_managed and item.encrypt
+        if not tasks and not wants_encrypt:
+            continue
+        if not _in_projects(item, scope):
+            continue
+        entry: dict[str, Any] = {item.kind: _reference(item)}
+        if wants_encrypt:
+            entry["encrypt"] = True
+        refresh = []
+        for task in sorted(tasks, key=lambda t: (t.type, t.schedule or "", t.recurrence.describe()
+                                                 if t.recurrence else "", t.id)):
+            name = template.get(task.recurrence) if (cloud and task.recurrence) else task.schedule
+            refresh.append({"schedule": name, "type": task.type})
+        if tasks:
+            entry["refresh"] = refresh
+        extracts.append(entry)
+    if extracts:
+        doc["extracts"] = extracts
+    if scope:
+        doc["policy"] = {"scope": {"projects": list(projects)}}
+    return doc
+
+
+def export_yaml(live: LiveState, projects: Sequence[str] = (), when: str = "", version: str = "") -> str:
+    """The YAML text, with a header saying where and when it came from."""
+    doc = export_document(live, projects)
+    site = "the Default site" if live.site == "" else f"site {live.site!r}"
+    header = [
+        SCHEMA_HINT,
+        f"# Exported by reconciler {version} from {site} on {live.server} ({live.flavor}), {when}.".replace("  ", " "),
+        "# Review it, commit it, then `reconciler plan` should report no changes.",
+    ]
+    body = yaml.dump(doc, Dumper=_Dumper, sort_keys=False, allow_unicode=True, default_flow_style=False, width=120)
+    return "\n".join(header) + "\n" + body

@@ -1,0 +1,152 @@
+"""``load_desired`` and ``for_flavor``: files → a checked, normalised, merged DesiredState.
+
+Stages, each collecting every problem it finds: read and parse each file (YAML with positions),
+check each against the JSON Schema, build model values with the one-file rules, merge the files
+with the cross-file rules, then (when the flavor is known) the platform rules. All problems of a
+run are raised together as one DesiredStateInvalid.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+
+from reconciler.errors import DesiredStateInvalid, Problem
+from reconciler.model import DesiredState, Source
+from reconciler.spec.build import build_fragment
+from reconciler.spec.interpolate import interpolator
+from reconciler.spec.rules import FLAVORS, Places, inline_templates, merge, platform_problems
+from reconciler.spec.schema import check_schema
+from reconciler.spec.yamlpos import ParsedFile, parse_file
+
+__all__ = ["collect_files", "for_flavor", "load_desired"]
+
+_SUFFIXES = (".yaml", ".yml")
+
+
+def load_desired(paths: Sequence[str | Path], flavor: str | None = None,
+                 env: Mapping[str, str] | None = None) -> DesiredState:
+    """Load, check and merge desired-state files (or directories of them, recursively, sorted).
+
+    ``flavor`` (server or cloud) overrides the files' ``flavor:``; when either is known, the
+    platform rules are checked too (see ``for_flavor``). ``env`` (default: the process
+    environment) supplies ``${VAR}`` values. Raises DesiredStateInvalid with every problem found.
+    """
+    if flavor is not None and flavor not in FLAVORS:
+        raise DesiredStateInvalid([Problem(None, f"the flavor must be server or cloud, not {flavor!r}.")])
+    with _gc_paused():
+        return _load(paths, flavor, env)
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    # Parsing allocates hundreds of thousands of small objects, none in cycles worth collecting
+    # meanwhile: the cyclic GC's repeated passes would otherwise take half of the time.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _load(paths: Sequence[str | Path], flavor: str | None, env: Mapping[str, str] | None) -> DesiredState:
+    problems: list[Problem] = []
+    files = collect_files(paths, problems)
+    hook = interpolator(os.environ if env is None else env)
+    parsed: list[ParsedFile] = []
+    for path, name in files:
+        result, found = parse_file(path, name, hook)
+        problems.extend(found)
+        if result is not None:
+            parsed.append(result)
+    fragments = []
+    for file in parsed:
+        errors = check_schema(file.data, file.locator)
+        problems.extend(problem for _, problem in errors)
+        fragments.append(build_fragment(file, [path for path, _ in errors]))
+    desired, places = merge(fragments, problems)
+    if flavor is not None:
+        desired = desired.with_flavor(flavor)
+    if problems:
+        if desired.flavor is not None:  # the platform rules too, on what could be read, so all come at once
+            problems.extend(platform_problems(desired, desired.flavor, places))
+        raise DesiredStateInvalid(problems)
+    if desired.flavor is not None:
+        desired = _for_flavor(desired, desired.flavor, places)
+    return desired
+
+
+def for_flavor(desired: DesiredState, flavor: str) -> DesiredState:
+    """Check the platform rules of ``flavor`` (server or cloud) and return the state for it.
+
+    On Cloud, every task naming a schedule template gets the template's recurrence (``schedule``
+    stays as its label); on Server, tasks name their schedule and carry no recurrence. Raises
+    DesiredStateInvalid, e.g. for an inline recurrence on Server or ``priority:`` on Cloud.
+    """
+    return _for_flavor(desired, flavor, None)
+
+
+def _for_flavor(desired: DesiredState, flavor: str, places: Places | None) -> DesiredState:
+    problems = platform_problems(desired, flavor, places)
+    if problems:
+        raise DesiredStateInvalid(problems)
+    desired = desired.with_flavor(flavor)
+    if flavor == "cloud":
+        desired, problems = inline_templates(desired)
+        if problems:
+            raise DesiredStateInvalid(problems)
+        return desired
+    return _server_tasks(desired)
+
+
+def _server_tasks(desired: DesiredState) -> DesiredState:
+    if not any(t.schedule is not None and t.recurrence is not None for e in desired.extracts for t in e.refresh or ()):
+        return desired
+    extracts = tuple(
+        replace(e, refresh=tuple(replace(t, recurrence=None) if t.schedule is not None else t for t in e.refresh))
+        if e.refresh else e
+        for e in desired.extracts)
+    return replace(desired, extracts=extracts)
+
+
+def collect_files(paths: Sequence[str | Path], problems: list[Problem]) -> list[tuple[Path, str]]:
+    """The files to read, as (path, name for messages), in order; missing paths become problems."""
+    out: list[tuple[Path, str]] = []
+    seen: set[Path] = set()
+    if not paths:
+        problems.append(Problem(None, "no files given: name YAML files or directories of them."))
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.suffix.lower() in _SUFFIXES and p.is_file())
+            if not found:
+                problems.append(Problem(Source(_display(path), 1, 1),
+                                        "this directory holds no *.yaml or *.yml files."))
+            candidates = found
+        elif path.is_file():
+            candidates = [path]
+        else:
+            problems.append(Problem(None, f"{_display(path)}: no such file or directory."))
+            continue
+        for candidate in candidates:
+            key = candidate.resolve()
+            if key not in seen:
+                seen.add(key)
+                out.append((candidate, _display(candidate)))
+    return out
+
+
+def _display(path: Path) -> str:
+    """The path as the user gave it, or relative to the current directory when it is inside it."""
+    if path.is_absolute():
+        try:
+            return str(path.relative_to(Path.cwd()))
+        except ValueError:
+            return str(path)
+    return str(path)
