@@ -245,7 +245,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     _state["debug"] = "--debug" in args
     try:
-        app(args=args, prog_name="reconciler", standalone_mode=False)
+        # Without standalone mode, typer hands back the code of a `typer.Exit` instead of raising it.
+        code = app(args=args, prog_name="reconciler", standalone_mode=False)
+        return int(code) if isinstance(code, int) else 0
     except typer.Exit as done:
         return int(done.exit_code)
     except typer.Abort:

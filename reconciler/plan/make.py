@@ -13,7 +13,7 @@ from .context import Context, Draft, jsonable
 from .encryption import plan_encryption
 from .fingerprint import fingerprint, observe
 from .policy import check_protect, select_targets
-from .resolve import in_scope, resolve_extracts, where
+from .resolve import resolve_extracts
 from .schedules import plan_schedules
 from .tasks import plan_tasks, prune_tasks
 from .types import FORMAT_VERSION, KINDS, Action, Plan, ResourceChange
@@ -33,7 +33,6 @@ def make_plan(desired: DesiredState, live: LiveState, targets: Sequence[str] = (
     encrypt flag the site's mode forbids, a declared item outside ``policy.scope``, a bad selector.
     """
     ctx = Context(desired, live, resolve_extracts(desired, live))
-    _check_scope(ctx)
     encryption = plan_encryption(ctx)
     tasks = plan_tasks(ctx)
     pruned, unmanaged_tasks = prune_tasks(ctx)
@@ -70,19 +69,6 @@ def make_plan(desired: DesiredState, live: LiveState, targets: Sequence[str] = (
         observed=observed,
         max_deletes=desired.policy.max_deletes,
     )
-
-
-def _check_scope(ctx: Context) -> None:
-    """Nothing outside ``policy.scope`` is ever changed: declaring an item there is a mistake."""
-    scope = ctx.scope
-    if not scope:
-        return
-    roots = ", ".join("/".join(root) for root in scope)
-    for managed in ctx.managed:
-        if not in_scope(managed.item.project, scope):
-            source = managed.extract.source
-            ctx.problem(str(source), f'{where(source)}{managed.item.kind} "{managed.item.path}" lies outside '
-                        f"policy.scope (projects: {roots}); add its project to the scope or remove it.")
 
 
 def _link(drafts: list[Draft]) -> list[Draft]:

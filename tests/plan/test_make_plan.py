@@ -385,11 +385,6 @@ ERRORS = {
         server(items=(ds("Sales/Orders", encrypt=True),)),
         'the encryption of datasource["Sales/Orders"] is protected',
     ),
-    "declared item outside scope": (
-        desired(scope=["Sales"], extracts=[extract("datasource", "HR/People", refresh=[], line=12)]),
-        server(),
-        'examples/site.yaml:12:5: datasource "HR/People" lies outside policy.scope (projects: Sales)',
-    ),
 }
 
 

@@ -1,0 +1,58 @@
+"""Builders for end-to-end tests: desired-state files and views of the emulator's state."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+from reconciler.emulator import Emulator
+
+
+def site_id(emu: Emulator, content_url: str = "") -> str:
+    site = emu.store.site_by_content_url(content_url)
+    assert site is not None
+    return site.id
+
+
+def item_path(emu: Emulator, kind: str, item_id: str) -> str:
+    store = emu.store
+    item = store.items[item_id]
+    parts = [item.name]
+    project = store.projects.get(item.project_id)
+    while project is not None:
+        parts.insert(0, project.name)
+        project = store.projects.get(project.parent_id) if project.parent_id else None
+    return "/".join(parts)
+
+
+def tasks_on(emu: Emulator, path: str, kind: str = "datasource", content_url: str = "") -> Counter[tuple[str, str]]:
+    """The tasks of one item on the emulator, as a multiset of (type, schedule name or recurrence repr)."""
+    store = emu.store
+    sid = site_id(emu, content_url)
+    with store.lock:
+        found: Counter[tuple[str, str]] = Counter()
+        for task in store.tasks.values():
+            if task.site_id != sid or task.item_kind != kind or item_path(emu, kind, task.item_id) != path:
+                continue
+            when = store.schedules[task.schedule_id].name if task.schedule_id else repr(task.recurrence)
+            found["incremental" if task.incremental else "full", when] += 1
+    return found
+
+
+def task_ids_on(emu: Emulator, path: str, kind: str = "datasource", content_url: str = "") -> set[str]:
+    sid = site_id(emu, content_url)
+    with emu.store.lock:
+        return {t.id for t in emu.store.tasks.values()
+                if t.site_id == sid and t.item_kind == kind and item_path(emu, kind, t.item_id) == path}
+
+
+def writes(emu: Emulator) -> int:
+    """How many write requests (anything but GET and sign-in/out) the emulator has served."""
+    by_route = emu.stats()["by_route"]
+    return sum(n for route, n in by_route.items()
+               if not route.startswith("GET ") and "/auth/" not in route and "/_emulator" not in route)
+
+
+def journal(path: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
