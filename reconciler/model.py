@@ -172,7 +172,11 @@ class Recurrence:
             return f"weekly at {self.start} on {', '.join(d.capitalize() for d in self.weekdays)}"
         if self.on is not None:
             return f"monthly at {self.start} on the {self.on[0]} {self.on[1].capitalize()}"
-        return f"monthly at {self.start} on day {', '.join(str(d) for d in self.month_days)}"
+        numbered = ", ".join(str(d) for d in self.month_days if d != "last")
+        parts = [f"day {numbered}"] if numbered else []
+        if "last" in self.month_days:
+            parts.append("the last day")
+        return f"monthly at {self.start} on {' and '.join(parts)}"
 
     def to_dict(self) -> dict[str, object]:
         """The file form (as in ``schedules:``), with defaults left out."""

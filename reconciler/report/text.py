@@ -67,7 +67,7 @@ def _change_block(lines: _Lines, change: ResourceChange) -> None:
 
 
 #: Unmanaged objects listed per kind before the rest are counted (a site being adopted has thousands).
-UNMANAGED_SHOWN = 10
+UNMANAGED_SHOWN = 5
 
 
 def render_plan_text(plan: Plan, color: bool = False) -> str:

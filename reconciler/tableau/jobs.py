@@ -80,13 +80,30 @@ def find_item(conn: Connection, kind: str, ref: str) -> Item:
     exact = [item for item in found if item.project == project]
     if len(exact) == 1:
         return exact[0]
-    known = sorted(item.path for item in found)
-    hint = ""
-    if known:
-        close = difflib.get_close_matches(ref, known, n=3, cutoff=0.0)
-        hint = " Did you mean " + " or ".join(f'"{c}"' for c in close) + "?"
+    known = _all_paths(conn, kind, paths) if not found else sorted(item.path for item in found)
+    close = difflib.get_close_matches(ref, known, n=3, cutoff=0.6)
+    hint = (" Did you mean " + " or ".join(f'"{c}"' for c in close) + "?") if close else ""
     raise ReconcilerError(f'{label.capitalize()} "{ref}" does not exist on this site.{hint} '
                           "Give it as project/sub-project/name, or by its id (LUID).")
+
+
+def _all_paths(conn: Connection, kind: str, paths: dict[str, tuple[str, ...]]) -> list[str]:
+    """Every item's path, for suggestions when a reference matches nothing (an error path: cost is fine)."""
+    out: list[str] = []
+    page = 1
+    while page <= 1000:
+        root = wire.parse(_get(conn, f"{conn.site_url}/{kind}s?fields=id,name,project.id&pageSize={PAGE_SIZE}"
+                               f"&pageNumber={page}", f"listing {kind}s"))
+        for node in root.iter(wire.tag(kind)):
+            project = wire.find(node, "project")
+            out.append("/".join((*paths.get(project.get("id", "") if project is not None else "", ()),
+                                 node.get("name", ""))))
+        pagination = wire.find(root, "pagination")
+        total = int(pagination.get("totalAvailable") or 0) if pagination is not None else 0
+        if page * PAGE_SIZE >= total:
+            break
+        page += 1
+    return out
 
 
 def _project_paths(conn: Connection) -> dict[str, tuple[str, ...]]:

@@ -1,0 +1,1 @@
+"""The files ``reconciler demo`` plans and applies (shipped with the package)."""
