@@ -222,6 +222,18 @@ class Emulator:
     def reset_stats(self) -> None:
         self.app.reset_stats()
 
+    def configure_faults(self, *, latency_ms: int | None = None, fail_rate: float | None = None,
+                         throttle_rate: float | None = None, token_ttl: float | None = None) -> None:
+        """Change fault injection while running (tests set up cleanly, then turn faults on)."""
+        changes: dict[str, Any] = {name: value for name, value in (
+            ("latency_ms", latency_ms), ("fail_rate", fail_rate), ("throttle_rate", throttle_rate),
+            ("token_ttl", token_ttl)) if value is not None}
+        self.config = replace(self.config, **changes)
+        self.app.config = self.config
+        if token_ttl is not None:
+            with self.store.lock:
+                self.store.token_ttl = token_ttl
+
     def start(self) -> Emulator:
         """Bind and serve in a background thread."""
         self._server = make_server(self.config.host, self.config.port, self.app, threaded=True,
