@@ -5,25 +5,49 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from reconciler.errors import UsageError
+from reconciler.errors import DesiredStateInvalid, Problem, UsageError
+from reconciler.model import DesiredState
 from reconciler.spec import load_desired
 
 __all__ = ["validate"]
 
 
-def validate(paths: Sequence[str | Path], flavor: str | None = None, quiet: bool = False) -> int:
-    """Load and check ``paths``; print a one-line summary and return 0, or raise DesiredStateInvalid."""
+def validate(paths: Sequence[str | Path], flavor: str | None = None, quiet: bool = False,
+             each: bool = False) -> int:
+    """Load and check ``paths``; print a one-line summary and return 0, or raise DesiredStateInvalid.
+
+    Normally all paths form one configuration (one site). With ``each``, every path is a configuration
+    of its own (a repository that keeps several sites side by side), and every problem of every one is
+    reported.
+    """
     if flavor is not None and flavor not in ("server", "cloud"):
         raise UsageError(f"--flavor must be server or cloud, not {flavor!r}.")
-    desired = load_desired(paths, flavor=flavor)
-    if not quiet:
-        files = len(desired.files)
-        tasks = sum(len(extract.refresh or ()) for extract in desired.extracts)
-        where = (f"flavor: {desired.flavor}" if desired.flavor else
-                 "flavor: not set — rules common to Server and Cloud checked; plan checks the rest")
-        print(f"{files} file{_s(files)}: {len(desired.schedules)} schedule{_s(len(desired.schedules))}, "
-              f"{len(desired.extracts)} item{_s(len(desired.extracts))}, {tasks} refresh task{_s(tasks)} ({where})")
+    if not each:
+        summary = _summary(load_desired(paths, flavor=flavor))
+        if not quiet:
+            print(summary)
+        return 0
+    problems: list[Problem] = []
+    for path in paths:
+        try:
+            summary = _summary(load_desired([path], flavor=flavor))
+        except DesiredStateInvalid as error:
+            problems.extend(error.problems)
+            continue
+        if not quiet:
+            print(f"{path}: {summary}")
+    if problems:
+        raise DesiredStateInvalid(problems)
     return 0
+
+
+def _summary(desired: DesiredState) -> str:
+    files = len(desired.files)
+    tasks = sum(len(extract.refresh or ()) for extract in desired.extracts)
+    where = (f"flavor: {desired.flavor}" if desired.flavor else
+             "flavor: not set — rules common to Server and Cloud checked; plan checks the rest")
+    return (f"{files} file{_s(files)}: {len(desired.schedules)} schedule{_s(len(desired.schedules))}, "
+            f"{len(desired.extracts)} item{_s(len(desired.extracts))}, {tasks} refresh task{_s(tasks)} ({where})")
 
 
 def _s(count: int) -> str:

@@ -15,7 +15,8 @@ from reconciler.spec.yamlpos import parse_text
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
-FILES = sorted(p for p in EXAMPLES.rglob("*") if p.suffix in (".yaml", ".yml"))
+# examples/ci/ holds CI pipelines, not desired-state files.
+FILES = sorted(p for p in EXAMPLES.rglob("*") if p.suffix in (".yaml", ".yml") and "ci" not in p.relative_to(EXAMPLES).parts)
 TARGETS = ["server-site.yaml", "cloud-site.yaml", "encryption.yaml", "multi-file"]
 
 
@@ -105,3 +106,13 @@ def test_validate_never_opens_a_connection(monkeypatch: pytest.MonkeyPatch,
     for target in TARGETS:
         assert main(["validate", str(EXAMPLES / target)]) == 0
     assert capsys.readouterr().out.count(" refresh tasks (flavor: ") == len(TARGETS)
+
+
+def test_each_example_is_its_own_configuration(capsys: pytest.CaptureFixture[str]) -> None:
+    """`--each` validates several sites kept side by side; merged, the examples rightly conflict."""
+    configurations = [str(EXAMPLES / name) for name in TARGETS]
+    assert main(["validate", "--each", *configurations]) == 0
+    out = capsys.readouterr().out
+    assert all(f"{path}: " in out for path in configurations)
+    assert main(["validate", *configurations]) == 1
+    assert "declare it once" in capsys.readouterr().err
