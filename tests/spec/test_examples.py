@@ -16,7 +16,8 @@ from reconciler.spec.yamlpos import parse_text
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 # examples/ci/ holds CI pipelines, not desired-state files.
-FILES = sorted(p for p in EXAMPLES.rglob("*") if p.suffix in (".yaml", ".yml") and "ci" not in p.relative_to(EXAMPLES).parts)
+FILES = sorted(p for p in EXAMPLES.rglob("*")
+               if p.suffix in (".yaml", ".yml") and "ci" not in p.relative_to(EXAMPLES).parts)
 TARGETS = ["server-site.yaml", "cloud-site.yaml", "encryption.yaml", "multi-file"]
 
 
