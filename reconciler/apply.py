@@ -17,17 +17,17 @@ import json
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from reconciler.errors import ReconcilerError, TableauRequestError
 from reconciler.plan import Action, Plan, ResourceChange
 from reconciler.tableau.write import Writer, recurrence_from_dict
 
-__all__ = ["ApplyResult", "Outcome", "apply_plan"]
+__all__ = ["ApplyResult", "Outcome", "TaskMover", "apply_plan"]
 
 _PAST = {Action.CREATE: "created", Action.UPDATE: "updated", Action.MOVE: "moved", Action.REPLACE: "replaced",
          Action.DELETE: "deleted"}
@@ -72,6 +72,14 @@ class ApplyResult:
         if self.skipped:
             parts.append(f"{len(self.skipped)} skipped")
         return ", ".join(parts)
+
+
+class TaskMover(Protocol):
+    """Moves Server tasks in place (``--server-move-strategy vizportal``), all those to one schedule at once."""
+
+    def move_tasks(self, schedule_name: str, task_ids: Sequence[str]) -> Mapping[str, ReconcilerError | None]:
+        """Move the tasks (ids) to the schedule; for each task id, None (moved) or its error."""
+        ...
 
 
 class _Executor:
@@ -138,10 +146,13 @@ class _Executor:
 
 def apply_plan(plan: Plan, writer: Writer, *, schedule_ids: Mapping[str, str], parallelism: int = 4,
                journal: IO[str] | None = None,
-               on_outcome: Callable[[Outcome], None] | None = None) -> ApplyResult:
+               on_outcome: Callable[[Outcome], None] | None = None,
+               mover: TaskMover | None = None) -> ApplyResult:
     """Execute every change of ``plan`` in phase order; never raises for a failed action.
 
-    ``schedule_ids`` maps the live schedules' names to their ids (Server), for task creates.
+    ``schedule_ids`` maps the live schedules' names to their ids (Server), for task creates. With a
+    ``mover`` (Server only), task moves are made in place, one ``mover`` call per target schedule,
+    instead of create-then-delete; each move still gets its own outcome.
     """
     executor = _Executor(plan, writer, schedule_ids)
     outcomes: dict[str, Outcome] = {}
@@ -176,14 +187,54 @@ def apply_plan(plan: Plan, writer: Writer, *, schedule_ids: Mapping[str, str], p
             return
         record(Outcome(change.address, change.action.value, "ok", time.monotonic() - started))
 
+    def execute_moves(batch: tuple[str, list[ResourceChange]]) -> None:
+        schedule, changes = batch
+        ready = []
+        for change in changes:
+            blockers = [a for a in change.depends_on if a in outcomes and outcomes[a].status != "ok"]
+            if blockers:
+                record(Outcome(change.address, change.action.value, "skipped",
+                               detail=f"skipped because {blockers[0]} did not succeed"))
+            else:
+                ready.append(change)
+        if not ready or mover is None:
+            return
+        started = time.monotonic()
+        errors: Mapping[str, BaseException | None]
+        try:
+            errors = mover.move_tasks(schedule, [c.target["task_id"] for c in ready])
+        except Exception as error:  # the whole batch failed
+            errors = {c.target["task_id"]: error for c in ready}
+        for change in ready:
+            failure = errors.get(change.target["task_id"])
+            if failure is None:
+                record(Outcome(change.address, change.action.value, "ok", time.monotonic() - started))
+            else:
+                code = failure.code if isinstance(failure, TableauRequestError) else None
+                detail = str(failure) if isinstance(failure, ReconcilerError) else \
+                    f"{type(failure).__name__}: {failure}"
+                record(Outcome(change.address, change.action.value, "failed", time.monotonic() - started, code,
+                               detail))
+
     phases = sorted({c.phase for c in plan.changes})
     with ThreadPoolExecutor(max_workers=max(1, parallelism), thread_name_prefix="apply") as pool:
         for phase in phases:
             waiting = [c for c in plan.changes if c.phase == phase]
+            if mover is not None and not writer.cloud:  # in-place moves, batched per target schedule
+                batches: dict[str, list[ResourceChange]] = {}
+                for c in waiting:
+                    if c.kind == "task" and c.action is Action.MOVE:
+                        name = str(c.target.get("schedule_name") or (c.after or {}).get("schedule"))
+                        batches.setdefault(name, []).append(c)
+                if batches:
+                    list(pool.map(execute_moves, batches.items()))
+                    moved = {c.address for batch in batches.values() for c in batch}
+                    waiting = [c for c in waiting if c.address not in moved]
             while waiting:  # in waves, so a prerequisite in the same phase runs first
                 pending = {c.address for c in waiting}
                 ready = [c for c in waiting if not pending.intersection(c.depends_on)] or waiting
                 list(pool.map(execute, ready))
-                waiting = [c for c in waiting if c not in ready]
+                done = {id(c) for c in ready}  # by identity: `c not in ready` compared whole changes, n² times
+                waiting = [c for c in waiting if id(c) not in done]
     ordered = tuple(outcomes[c.address] for c in plan.changes if c.address in outcomes)
     return ApplyResult(ordered)

@@ -68,14 +68,19 @@ def _not_implemented(name: str) -> int:
 def validate(
     paths: Paths,
     flavor: Annotated[str | None, typer.Option("--flavor", help="server or cloud: overrides the files' flavor:.")] = None,  # noqa: E501
+    each: Annotated[bool, typer.Option("--each", help="Validate every PATH as a configuration of its own "
+                                       "(several sites side by side), instead of merging them all.")] = False,
     debug: Debug = False,
     quiet: Quiet = False,
 ) -> None:
-    """Check files offline: YAML syntax, the JSON Schema, and Tableau's rules. Never touches the network."""
+    """Check files offline: YAML syntax, the JSON Schema, and Tableau's rules. Never touches the network.
+
+    All PATHs form one configuration (one site) unless --each: `reconciler validate --each sites/*`.
+    """
     _state["debug"] = debug
     from reconciler.commands.validate import validate as run
 
-    raise typer.Exit(run(paths, flavor=flavor, quiet=quiet))
+    raise typer.Exit(run(paths, flavor=flavor, quiet=quiet, each=each))
 
 
 @app.command()
@@ -172,6 +177,8 @@ def refresh(
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Follow the jobs until they end.")] = True,
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for the jobs.")] = 3600.0,
     fmt: Annotated[str, typer.Option("--format", help="text, or json for scripts.")] = "text",
+    via: Annotated[str, typer.Option("--via", help="rest, or vizportal (Tableau Server, data sources, "
+                                                   "username/password; unsupported by Tableau).")] = "rest",
     server: Server = None, site: Site = None, api_version: ApiVersion = None, ca_bundle: CaBundle = None,
     insecure: Insecure = False, debug: Debug = False, quiet: Quiet = False,
 ) -> None:
@@ -184,7 +191,7 @@ def refresh(
     from reconciler.commands.refresh import refresh as run
 
     raise typer.Exit(run(options, datasources=datasource or (), workbooks=workbook or (), tasks=task or (),
-                         incremental=incremental, wait=wait, timeout=timeout, fmt=fmt))
+                         incremental=incremental, wait=wait, timeout=timeout, fmt=fmt, via=via))
 
 
 @app.command()

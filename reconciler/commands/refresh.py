@@ -14,8 +14,17 @@ from reconciler.commands.common import ConnectionOptions, Output, resolve_settin
 from reconciler.errors import ReconcilerError, UsageError
 from reconciler.tableau.connect import Connection, connect
 from reconciler.tableau.jobs import JobStart, JobStatus, find_item, get_job, run_task, start_refresh
+from reconciler.tableau.vizportal import (
+    VizportalClient,
+    detect_flavor,
+    require_password_credentials,
+    require_server_flavor,
+    start_datasource_refreshes,
+)
 
 FORMATS = ("text", "json")
+VIAS = ("rest", "vizportal")
+VIZPORTAL_FEATURE = "refresh --via vizportal"
 
 
 @dataclass
@@ -40,16 +49,29 @@ class _Tracked:
 
 def refresh(options: ConnectionOptions, *, datasources: Sequence[str] = (), workbooks: Sequence[str] = (),
             tasks: Sequence[str] = (), incremental: bool = False, wait: bool = True, timeout: float = 3600.0,
-            fmt: str = "text", poll_interval: float = 1.0) -> int:
+            fmt: str = "text", poll_interval: float = 1.0, via: str = "rest") -> int:
     if fmt not in FORMATS:
         raise UsageError(f"--format must be text or json, not {fmt!r}.")
     if not (datasources or workbooks or tasks):
         raise UsageError("Nothing to refresh: give --datasource, --workbook or --task (each repeatable).")
     if timeout <= 0:
         raise UsageError("--timeout must be a positive number of seconds.")
+    if via not in VIAS:
+        raise UsageError(f"--via must be rest or vizportal, not {via!r}.")
+    if via == "vizportal" and (workbooks or tasks):
+        raise UsageError("refresh --via vizportal refreshes data sources only (Vizportal's "
+                         "runExtractRefreshesOnDatasources): give them with --datasource, and refresh workbooks and "
+                         "tasks in a separate run without --via vizportal. Nothing was started.")
     output = Output(options.quiet or fmt == "json")
-    with connect(resolve_settings(options), warn=output.warn) as conn:
-        started = _start_all(conn, datasources, workbooks, tasks, incremental)
+    settings = resolve_settings(options)
+    if via == "vizportal":
+        require_password_credentials(settings, VIZPORTAL_FEATURE)
+    with connect(settings, warn=output.warn) as conn:
+        if via == "vizportal":
+            require_server_flavor(detect_flavor(conn), VIZPORTAL_FEATURE, settings.server)
+            started = _start_via_vizportal(conn, datasources, incremental, output)
+        else:
+            started = _start_all(conn, datasources, workbooks, tasks, incremental)
         tracked = [_Tracked(s, began=time.monotonic()) for s in started]
         if wait:
             _follow(conn, tracked, timeout, poll_interval, output)
@@ -64,6 +86,17 @@ def _start_all(conn: Connection, datasources: Sequence[str], workbooks: Sequence
     started = [start_refresh(conn, item, incremental, label) for item, label in items]
     started += [run_task(conn, task_id, f"task {task_id}") for task_id in tasks]
     return started
+
+
+def _start_via_vizportal(conn: Connection, datasources: Sequence[str], incremental: bool,
+                         output: Output) -> list[JobStart]:
+    """One Vizportal call for every data source; the jobs are then followed through the REST API."""
+    items = [(find_item(conn, "datasource", ref), f"data source {ref}") for ref in datasources]
+    output.warn("refresh --via vizportal uses Vizportal, Tableau Server's undocumented web API: it is not "
+                "supported by Tableau and may change or break between releases.")
+    with VizportalClient(conn.settings) as client:
+        client.login()
+        return start_datasource_refreshes(conn, client, items, incremental)
 
 
 def _table(tracked: Sequence[_Tracked]) -> Table:
