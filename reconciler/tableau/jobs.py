@@ -139,30 +139,27 @@ def _job_id(content: bytes) -> str:
     return node.get("id", "")
 
 
-def start_refresh(conn: Connection, item: Item, incremental: bool, label: str) -> JobStart:
-    body = '<tsRequest><extractRefresh incremental="true" /></tsRequest>' if incremental else "<tsRequest />"
+def _start_job(conn: Connection, url: str, body: bytes, label: str, doing: str) -> JobStart:
     try:
-        response = conn.server.jobs.post_request(f"{conn.site_url}/{item.kind}s/{item.id}/refresh", body.encode())
+        response = conn.server.jobs.post_request(url, body)
     except ServerResponseError as error:
         if str(error.code) == ALREADY_QUEUED:
             return JobStart(label, None, f"{error.summary}: {error.detail}".strip(": "))
-        raise translate_error(error, f"refreshing {label}") from error
+        raise translate_error(error, doing) from error
     except Exception as error:
-        raise translate_error(error, f"refreshing {label}") from error
+        raise translate_error(error, doing) from error
     return JobStart(label, _job_id(response.content))
+
+
+def start_refresh(conn: Connection, item: Item, incremental: bool, label: str) -> JobStart:
+    body = '<tsRequest><extractRefresh incremental="true" /></tsRequest>' if incremental else "<tsRequest />"
+    return _start_job(conn, f"{conn.site_url}/{item.kind}s/{item.id}/refresh", body.encode(), label,
+                      f"refreshing {label}")
 
 
 def run_task(conn: Connection, task_id: str, label: str) -> JobStart:
-    url = f"{conn.site_url}/tasks/extractRefreshes/{task_id}/runNow"
-    try:
-        response = conn.server.jobs.post_request(url, b"<tsRequest />")
-    except ServerResponseError as error:
-        if str(error.code) == ALREADY_QUEUED:
-            return JobStart(label, None, f"{error.summary}: {error.detail}".strip(": "))
-        raise translate_error(error, f"running task {task_id}") from error
-    except Exception as error:
-        raise translate_error(error, f"running task {task_id}") from error
-    return JobStart(label, _job_id(response.content))
+    return _start_job(conn, f"{conn.site_url}/tasks/extractRefreshes/{task_id}/runNow", b"<tsRequest />", label,
+                      f"running task {task_id}")
 
 
 def get_job(conn: Connection, job_id: str) -> JobStatus:
