@@ -1,7 +1,7 @@
 """Measure the emulator on the synthetic seed: start-up time and the full task list over HTTP.
 
 Run: `python bench/bench_emulator.py [--flavor server|cloud] [--repeat N]`. Prints the figures that
-docs/benchmarks-emulator.md records (targets: start < 5 s, full task list < 1 s).
+docs/benchmarks.md (section 5) records (targets: start < 5 s, full task list < 1 s).
 """
 
 from __future__ import annotations
@@ -79,6 +79,7 @@ def main() -> int:
               f"({len(datasources)} items)")
     finally:
         emulator.stop()
+    print(f"command: python bench/bench_emulator.py --flavor {args.flavor} --repeat {args.repeat}")
     return 0
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+from json.encoder import encode_basestring
 
 __all__ = [
     "SITE_MODE",
@@ -18,8 +18,12 @@ SITE_MODE = "site.encryption_mode"
 
 
 def quote(text: str) -> str:
-    """A name in double quotes, JSON-escaped (a name may contain quotes)."""
-    return json.dumps(text, ensure_ascii=False)
+    """A name in double quotes, JSON-escaped (a name may contain quotes).
+
+    Exactly ``json.dumps(text, ensure_ascii=False)``, which for a string is this very function,
+    without building an encoder each time (a large site quotes tens of thousands of names).
+    """
+    return encode_basestring(text)
 
 
 def schedule_address(name: str) -> str:

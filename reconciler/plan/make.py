@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import gc
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 
 from reconciler.errors import PlanError
@@ -20,6 +22,8 @@ from .types import FORMAT_VERSION, KINDS, Action, Plan, ResourceChange
 
 __all__ = ["make_plan"]
 
+_KIND_ORDER = {kind: n for n, kind in enumerate(KINDS)}
+
 
 def make_plan(desired: DesiredState, live: LiveState, targets: Sequence[str] = ()) -> Plan:
     """Compare the declared state with the live site and return the changes that reconcile them.
@@ -32,6 +36,24 @@ def make_plan(desired: DesiredState, live: LiveState, targets: Sequence[str] = (
     site: unknown items or schedules (with close matches), a delete of a protected object, an
     encrypt flag the site's mode forbids, a declared item outside ``policy.scope``, a bad selector.
     """
+    with gc_paused():
+        return _make_plan(desired, live, targets)
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector (planning a large site allocates a few hundred thousand
+    small objects, none in cycles: the collector's repeated passes took a third of the time)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _make_plan(desired: DesiredState, live: LiveState, targets: Sequence[str]) -> Plan:
     ctx = Context(desired, live, resolve_extracts(desired, live))
     encryption = plan_encryption(ctx)
     tasks = plan_tasks(ctx)
@@ -63,7 +85,7 @@ def make_plan(desired: DesiredState, live: LiveState, targets: Sequence[str] = (
         api_version=live.api_version,
         flavor=live.flavor,
         changes=changes,
-        unmanaged=tuple(sorted((u.entry for u in unmanaged), key=lambda u: (KINDS.index(u.kind), u.address))),
+        unmanaged=tuple(sorted((u.entry for u in unmanaged), key=lambda u: (_KIND_ORDER[u.kind], u.address))),
         warnings=tuple(sorted(set(warnings))),
         fingerprint=fingerprint(live.server, live.site_id, live.api_version, observed),
         observed=observed,

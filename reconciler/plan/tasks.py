@@ -196,20 +196,34 @@ def prune_tasks(ctx: Context) -> tuple[list[Draft], list[UnmanagedDraft]]:
         if item is None or (kind, item_id) in declared or not in_scope(item.project, ctx.scope):
             continue
         touches = item_touches(item)
-        changes = [
-            ResourceChange(
-                address=task_address(kind, item.path, task.type, _live_label(task)),
-                kind="task", action=Action.DELETE, before=_live_value(ctx, task), after=None,
-                source=None, phase=_PHASE_DELETE, target=_target(item, task.id), reason=PRUNE_REASON,
-            )
-            for task in tasks
-        ]
-        changes = unique_addresses(changes)
+        path = item.path
         if prune:
+            changes = [
+                ResourceChange(
+                    address=task_address(kind, path, task.type, _live_label(task)),
+                    kind="task", action=Action.DELETE, before=_live_value(ctx, task), after=None,
+                    source=None, phase=_PHASE_DELETE, target=_target(item, task.id), reason=PRUNE_REASON,
+                )
+                for task in tasks
+            ]
             ctx.observed.update({item_key(kind, item_id), tasks_key(kind, item_id)})
-            drafts.extend(Draft(change, touches) for change in changes)
+            drafts.extend(Draft(change, touches) for change in unique_addresses(changes))
         else:
-            for change, task in zip(changes, tasks, strict=True):
-                detail = f"{task.type} refresh on {_live_label(task)}; not declared in any file"
-                unmanaged.append(UnmanagedDraft(Unmanaged(change.address, "task", detail), touches))
+            # Only listed: the address is all that is needed (a large site has thousands of these).
+            labels = [_live_label(task) for task in tasks]
+            addresses = _numbered([task_address(kind, path, task.type, label)
+                                   for task, label in zip(tasks, labels, strict=True)])
+            for address, task, label in zip(addresses, tasks, labels, strict=True):
+                detail = f"{task.type} refresh on {label}; not declared in any file"
+                unmanaged.append(UnmanagedDraft(Unmanaged(address, "task", detail), touches))
     return drafts, unmanaged
+
+
+def _numbered(addresses: list[str]) -> list[str]:
+    """``unique_addresses`` for bare addresses."""
+    seen: Counter[str] = Counter()
+    out = []
+    for address in addresses:
+        seen[address] += 1
+        out.append(f"{address[:-1]} #{seen[address]}]" if seen[address] > 1 else address)
+    return out

@@ -11,8 +11,10 @@ for the schedules that matter, concurrently.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable
-from concurrent.futures import ThreadPoolExecutor
+import gc
+from collections.abc import Callable, Collection, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Literal
 from urllib.parse import quote
@@ -29,9 +31,13 @@ from reconciler.model import DesiredState, Item, LiveState, LiveTask, Project, R
 from reconciler.tableau import wire
 from reconciler.tableau.connect import Connection, translate_error
 
-__all__ = ["PAGE_SIZE", "ScheduleDetails", "read_site"]
+__all__ = ["PAGE_SIZE", "READ_PARALLELISM", "ScheduleDetails", "read_site"]
 
 PAGE_SIZE = 1000
+#: Requests in flight at once while reading. Most of a read is waiting: 300 schedule details at
+#: 50 ms of latency are 1.9 s on 8 threads; past about 24 the client's CPU (and the emulator's) is
+#: the limit, not the latency (docs/benchmarks.md).
+READ_PARALLELISM = 24
 ScheduleDetails = Literal["declared", "used", "all"]
 ITEM_FIELDS = "id,name,hasExtracts,encryptExtracts,project.id,project.name"
 
@@ -48,27 +54,51 @@ class _Reader:
             raise translate_error(error, doing) from error
         return wire.parse(response.content)
 
-    def paged(self, url: str, element: str, doing: str) -> list[ET.Element]:
-        """Every ``element`` of every page of a list, pages 2.. fetched concurrently."""
-        separator = "&" if "?" in url else "?"
+    def paged(self, url: str, element: str, doing: str) -> _Paged:
+        """Start reading every page of a list: the first page now, the others once it is known how many."""
+        return _Paged(self, url, element, doing)
 
-        def page(number: int) -> ET.Element:
-            return self.get(f"{url}{separator}pageSize={PAGE_SIZE}&pageNumber={number}", doing)
 
-        first = page(1)
-        pages = [first]
-        pagination = wire.find(first, "pagination")
+class _Paged:
+    """One paged list in flight. Page 1 is requested at once; ``more()`` (called by the thread that
+    drives the read, never by a worker) waits for it and requests pages 2.. concurrently;
+    ``nodes()`` waits for every page and raises the first page's error, if any."""
+
+    def __init__(self, reader: _Reader, url: str, element: str, doing: str) -> None:
+        self.reader = reader
+        self.url = url
+        self.separator = "&" if "?" in url else "?"
+        self.element = element
+        self.doing = doing
+        self.first = reader.pool.submit(self._page, 1)
+        self.rest: list[Future[ET.Element]] | None = None
+
+    def _page(self, number: int) -> ET.Element:
+        return self.reader.get(f"{self.url}{self.separator}pageSize={PAGE_SIZE}&pageNumber={number}", self.doing)
+
+    def more(self) -> None:
+        if self.rest is not None:
+            return
+        self.rest = []
+        if self.first.exception() is not None:
+            return  # nodes() raises it, in the order the caller asks for results
+        pagination = wire.find(self.first.result(), "pagination")
         if pagination is not None:
             total = int(pagination.get("totalAvailable") or 0)
             size = int(pagination.get("pageSize") or PAGE_SIZE) or PAGE_SIZE
             count = -(-total // size)
-            pages.extend(f.result() for f in [self.pool.submit(page, n) for n in range(2, count + 1)])
-        return [node for p in pages for node in p.iter(wire.tag(element))]
+            self.rest = [self.reader.pool.submit(self._page, n) for n in range(2, count + 1)]
+
+    def nodes(self) -> list[ET.Element]:
+        self.more()
+        assert self.rest is not None
+        pages = [self.first.result(), *(f.result() for f in self.rest)]
+        return [node for p in pages for node in p.iter(wire.tag(self.element))]
 
 
 def read_site(conn: Connection, desired: DesiredState | None = None, *, flavor: str | None = None,
               schedule_details: ScheduleDetails = "declared", schedule_names: Collection[str] = (),
-              parallelism: int = 8,
+              parallelism: int = READ_PARALLELISM,
               progress: Callable[[str], None] | None = None) -> LiveState:
     """Read everything a plan needs from the signed-in site.
 
@@ -76,7 +106,33 @@ def read_site(conn: Connection, desired: DesiredState | None = None, *, flavor: 
     ``GET /schedules`` with 401. ``schedule_details`` chooses which schedules get their recurrence
     read: the ones the files declare, every one a task uses (export, drift), or all; plus
     ``schedule_names`` (a saved plan's).
+
+    Every request that does not depend on another is in flight at once (up to ``parallelism``):
+    the site and the task list first (the largest answer; it is parsed in its worker as soon as it
+    arrives), then the first page of each list, then the other pages, then the schedule details,
+    which start as soon as the schedule list is known (for ``used``, once the task list is).
     """
+    with _gc_paused():
+        return _read_site(conn, desired, flavor, schedule_details, schedule_names, parallelism, progress)
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector: parsing a large site makes hundreds of thousands of XML
+    elements and model objects, none in cycles, and the collector's repeated passes over them cost
+    more than the parsing (the spec loader does the same)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _read_site(conn: Connection, desired: DesiredState | None, flavor: str | None,
+               schedule_details: ScheduleDetails, schedule_names: Collection[str], parallelism: int,
+               progress: Callable[[str], None] | None) -> LiveState:
     note = progress or (lambda _message: None)
     base, site = conn.base_url, conn.site_url
     with ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="read") as pool:
@@ -84,37 +140,47 @@ def read_site(conn: Connection, desired: DesiredState | None = None, *, flavor: 
         note("reading the site")
         items_url = f"?fields={quote(ITEM_FIELDS, safe=',')}"
         site_future = pool.submit(reader.get, site, "reading the site")
+        tasks_future = pool.submit(_read_tasks, reader, f"{site}/tasks/extractRefreshes")
+        schedule_list = reader.paged(f"{base}/schedules", "schedule", "listing server schedules") \
+            if flavor != "cloud" else None
         lists = {
-            "project": pool.submit(reader.paged, f"{site}/projects", "project", "listing projects"),
-            "datasource": pool.submit(reader.paged, f"{site}/datasources{items_url}", "datasource",
-                                      "listing data sources"),
-            "workbook": pool.submit(reader.paged, f"{site}/workbooks{items_url}", "workbook", "listing workbooks"),
+            "project": reader.paged(f"{site}/projects", "project", "listing projects"),
+            "datasource": reader.paged(f"{site}/datasources{items_url}", "datasource", "listing data sources"),
+            "workbook": reader.paged(f"{site}/workbooks{items_url}", "workbook", "listing workbooks"),
         }
-        tasks_future = pool.submit(reader.get, f"{site}/tasks/extractRefreshes", "listing extract refresh tasks")
-        schedules_future = pool.submit(_list_schedules, reader, base) if flavor != "cloud" else None
+        for paged in (lists["datasource"], lists["workbook"], lists["project"]):
+            paged.more()
+        # Results are taken (and errors raised) in a fixed order: site, schedules, projects, items, tasks.
         site_xml = wire.find(site_future.result(), "site")
         encryption_mode = (site_xml.get("extractEncryptionMode") if site_xml is not None else None) or "disabled"
-        listed = schedules_future.result() if schedules_future is not None else None
+        listed = _list_schedules(schedule_list) if schedule_list is not None else None
         detected = "cloud" if listed is None else "server"
         if flavor is not None and flavor != detected:
             raise ReconcilerError(
                 f"The files say flavor: {flavor}, but {conn.settings.server} looks like Tableau "
                 f"{'Cloud' if detected == 'cloud' else 'Server'} (it "
                 f"{'has no' if detected == 'cloud' else 'has'} server schedules). Fix flavor: in the files.")
-        projects = _projects(lists["project"].result())
-        by_project = {p.id: p for p in projects}
-        items = [_item(node, kind, by_project) for kind in ("datasource", "workbook")
-                 for node in lists[kind].result()]
-        task_list = tasks_future.result()
-        tasks = [t for t in (wire.parse_task(node) for node in task_list.iter(wire.tag("extractRefresh")))
-                 if t is not None]
-        schedules: list[Schedule] = []
-        if listed is not None:
+        details: dict[str, Future[Schedule]] = {}
+
+        def read_details(tasks: Collection[LiveTask]) -> None:
+            assert listed is not None
             wanted = _wanted_schedules(listed, desired, tasks, schedule_details) | (set(schedule_names) & {
                 name for name, _ in listed})
             note(f"reading {len(wanted)} schedule{'s' if len(wanted) != 1 else ''}")
-            details = {name: pool.submit(_schedule_detail, reader, base, schedule)
-                       for name, schedule in listed if name in wanted}
+            details.update({name: pool.submit(_schedule_detail, reader, base, schedule)
+                            for name, schedule in listed if name in wanted})
+
+        if listed is not None and schedule_details != "used":
+            read_details(())  # needs no task: start now
+        projects = _projects(lists["project"].nodes())
+        by_project = {p.id: p for p in projects}
+        items = [_item(node, kind, by_project) for kind in ("datasource", "workbook")
+                 for node in lists[kind].nodes()]
+        tasks = tasks_future.result()
+        schedules: list[Schedule] = []
+        if listed is not None:
+            if schedule_details == "used":
+                read_details(tasks)
             schedules = [details[name].result() if name in details else schedule for name, schedule in listed]
     return LiveState(
         server=conn.settings.server,
@@ -130,10 +196,16 @@ def read_site(conn: Connection, desired: DesiredState | None = None, *, flavor: 
     )
 
 
-def _list_schedules(reader: _Reader, base: str) -> list[tuple[str, Schedule]] | None:
+def _read_tasks(reader: _Reader, url: str) -> list[LiveTask]:
+    """The task list, parsed in the worker that fetched it (while the other requests are in flight)."""
+    root = reader.get(url, "listing extract refresh tasks")
+    return [t for t in (wire.parse_task(node) for node in root.iter(wire.tag("extractRefresh"))) if t is not None]
+
+
+def _list_schedules(paged: _Paged) -> list[tuple[str, Schedule]] | None:
     """The server's Extract schedules without details; None on Tableau Cloud (401 there)."""
     try:
-        nodes = reader.paged(f"{base}/schedules", "schedule", "listing server schedules")
+        nodes = paged.nodes()
     except TableauRequestError as error:
         cause = error.__cause__
         if isinstance(cause, (FailedSignInError, NotSignedInError)) or error.code in ("401", "401000"):
@@ -199,8 +271,11 @@ def _projects(nodes: list[ET.Element]) -> list[Project]:
     return [Project(id=pid, name=name, parent_id=parent, path=path(pid)) for pid, (name, parent) in raw.items()]
 
 
+_PROJECT = wire.tag("project")
+
+
 def _item(node: ET.Element, kind: str, projects: dict[str, Project]) -> Item:
-    project = wire.find(node, "project")
+    project = node.find(_PROJECT)
     project_id = project.get("id") if project is not None else None
     known = projects.get(project_id or "")
     if known is not None:

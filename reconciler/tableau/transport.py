@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -128,13 +129,45 @@ class _ResilientAdapter(HTTPAdapter):
             print(f"[http] {request.method} {url} -> {outcome} ({elapsed:.0f} ms)", file=sys.stderr)
 
 
+class _Session(requests.Session):
+    """A ``requests.Session`` that reads the environment's proxy settings once per host.
+
+    With ``trust_env`` (the default, kept: proxies and ``REQUESTS_CA_BUNDLE`` still come from the
+    environment), requests re-reads the proxy variables on every request, walking all of
+    ``os.environ`` twice: about 1.6 ms of CPU per request, a second of a 300-request ``plan``. The
+    answer depends only on the URL's scheme and host, the arguments and the session's own
+    settings, so it is computed once for each of those and reused (a copy each time). The
+    environment is taken as fixed for a session's life (one run).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._environment_settings: dict[Any, dict[str, Any]] = {}
+
+    def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any,
+                                   cert: Any) -> dict[str, Any]:
+        if not self.trust_env or proxies:  # requests fills a caller's proxies in place: leave that be
+            return super().merge_environment_settings(url, proxies, stream, verify, cert)
+        parts = urlsplit(str(url))
+        try:
+            key = (parts.scheme, parts.netloc, stream, verify, cert,
+                   tuple(sorted(self.proxies.items())), self.stream, self.verify, self.cert)
+            settings = self._environment_settings.get(key)
+        except TypeError:  # something unhashable: no caching
+            return super().merge_environment_settings(url, proxies, stream, verify, cert)
+        if settings is None:
+            settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
+            self._environment_settings[key] = settings
+        return {**settings, "proxies": dict(settings["proxies"])}
+
+
 def make_session_factory(policy: RetryPolicy, hooks: TransportHooks, pool_size: int = 16,
                          verify: bool | str = True,
                          headers: Mapping[str, str] | None = None) -> Callable[[], requests.Session]:
     """A ``session_factory`` for ``TSC.Server``: each thread's session gets the resilient adapter."""
 
     def factory() -> requests.Session:
-        session = requests.Session()
+        session = _Session()
         adapter = _ResilientAdapter(policy, hooks, pool_size)
         session.mount("http://", adapter)
         session.mount("https://", adapter)

@@ -8,6 +8,7 @@ the server's own format.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from xml.etree import ElementTree as ET
 from xml.sax.saxutils import quoteattr
@@ -28,6 +29,7 @@ __all__ = [
 
 NS = "http://tableau.com/api"
 _PREFIX = "{" + NS + "}"
+_DATASOURCE, _WORKBOOK, _SCHEDULE = _PREFIX + "datasource", _PREFIX + "workbook", _PREFIX + "schedule"
 _ORDINALS = {"first": "First", "second": "Second", "third": "Third", "fourth": "Fourth", "fifth": "Fifth",
              "last": "Last"}
 
@@ -52,7 +54,9 @@ def attr(element: ET.Element, name: str, default: str = "") -> str:
     return element.get(name, default)
 
 
+@functools.lru_cache(maxsize=512)
 def _qualify(path: str) -> str:
+    """``a/b`` → ``{ns}a/{ns}b`` (cached: a task list asks the same few paths 60,000 times)."""
     return "/".join(part if part in (".", "..", "") or part.startswith("{") else _PREFIX + part
                     for part in path.split("/"))
 
@@ -113,16 +117,16 @@ def _intervals(details: ET.Element) -> Iterator[ET.Element]:
 
 def parse_task(element: ET.Element) -> LiveTask | None:
     """One ``<extractRefresh>`` of a task list; None for tasks that are not on a data source or workbook."""
-    target = find(element, "datasource")
+    target = element.find(_DATASOURCE)
     kind = "datasource"
     if target is None:
-        target = find(element, "workbook")
+        target = element.find(_WORKBOOK)
         kind = "workbook"
     if target is None or not target.get("id"):
         return None
     task_type = element.get("type", "")
     incremental = _bool(element.get("incremental")) or task_type.lower().startswith("incremental")
-    schedule = find(element, "schedule")
+    schedule = element.find(_SCHEDULE)
     name = schedule_id = None
     recurrence = None
     if schedule is not None:
