@@ -166,6 +166,28 @@ class Job:
     settled: bool = False
 
 
+class TaskTable(dict[str, Task]):
+    """The tasks by id, also indexed by item: a task's item never changes, so the index follows
+    insertions and deletions only (checks such as "already on this schedule" stay O(tasks of the item))."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._by_item: dict[str, set[str]] = {}
+
+    def __setitem__(self, task_id: str, task: Task) -> None:
+        super().__setitem__(task_id, task)
+        self._by_item.setdefault(task.item_id, set()).add(task_id)
+
+    def __delitem__(self, task_id: str) -> None:
+        task = self[task_id]
+        super().__delitem__(task_id)
+        self._by_item.get(task.item_id, set()).discard(task_id)
+
+    def of_item(self, item_id: str) -> list[Task]:
+        """The tasks of one item."""
+        return [self[t] for t in sorted(self._by_item.get(item_id, ())) if t in self]
+
+
 @dataclass
 class _Counters:
     vizportal: int = 100
@@ -186,7 +208,7 @@ class Store:
     projects: dict[str, Project] = field(default_factory=dict)
     items: dict[str, ContentItem] = field(default_factory=dict)
     schedules: dict[str, Schedule] = field(default_factory=dict)
-    tasks: dict[str, Task] = field(default_factory=dict)
+    tasks: TaskTable = field(default_factory=TaskTable)
     jobs: dict[str, Job] = field(default_factory=dict)
     events: list[Event] = field(default_factory=list)
     on_change: Callable[[], None] | None = None
@@ -219,8 +241,7 @@ class Store:
             self.jobs[job.id] = replace(job, settled=True)
             code = joblife.finish_code(job)
             if code in (0, 1):
-                targets = [job.task_id] if job.task_id else [
-                    t.id for t in self.tasks.values() if t.item_id == job.item_id]
+                targets = [job.task_id] if job.task_id else [t.id for t in self.tasks.of_item(job.item_id)]
                 for task_id in targets:
                     task = self.tasks.get(task_id)
                     if task is not None:
@@ -588,7 +609,7 @@ class Store:
             if not user.is_admin and item.owner_id != user.id:
                 raise EmulatorError.forbidden("403032", "Update forbidden",
                                               f"Cannot delete the extract of this {kind}.")
-            for task in [t for t in self.tasks.values() if t.item_id == item.id]:
+            for task in self.tasks.of_item(item.id):
                 self.remove_task(task)
             self.items[item.id] = replace(item, has_extracts=False, encrypt_extracts=False, updated_at=self.clock())
             self._changed("item.extract_deleted", site_id, item.id, kind)

@@ -114,8 +114,8 @@ def add_to_schedule(store: Store, user: User, site_id: str, schedule_id: str, ki
             raise EmulatorError(400, "400047", "Invalid schedule type",
                                 "The schedule type does not represent an extract refresh task.")
         _check_extractable(store, item)
-        for t in store.tasks.values():
-            if t.item_id == item.id and t.schedule_id == schedule.id and t.incremental == incremental:
+        for t in store.tasks.of_item(item.id):
+            if t.schedule_id == schedule.id and t.incremental == incremental:
                 raise EmulatorError(409, "409048", "Task already exists",
                                     f"The {kind} '{item.name}' already has this refresh on the schedule.")
         task = Task(new_id(), site_id, kind, item.id, incremental, schedule.priority, 0, schedule.id, None,

@@ -12,7 +12,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from .models import ContentItem, Job, Pat, Project, Schedule, Site, Store, Task, User
+from .models import ContentItem, Job, Pat, Project, Schedule, Site, Store, Task, TaskTable, User
 from .recurrence import Recurrence
 
 __all__ = ["StateFile"]
@@ -63,7 +63,7 @@ def restore(store: Store, data: dict[str, Any]) -> None:
             rec = _recurrence(d.pop("recurrence"))
             assert rec is not None
             store.schedules[d["id"]] = Schedule(**d, recurrence=rec)
-        store.tasks = {}
+        store.tasks = TaskTable()
         for d in data["tasks"]:
             rec = _recurrence(d.pop("recurrence"))
             store.tasks[d["id"]] = Task(**d, recurrence=rec)
