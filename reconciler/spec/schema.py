@@ -15,14 +15,15 @@ import re
 from collections.abc import Iterator
 from functools import cache
 from importlib import resources
-from typing import Any
-
-import jsonschema
-from jsonschema.exceptions import ValidationError, best_match
+from typing import TYPE_CHECKING, Any
 
 from reconciler.errors import Problem
 from reconciler.spec.fastcheck import Check, compile_check
 from reconciler.spec.yamlpos import Locator, PathKey
+
+if TYPE_CHECKING:  # jsonschema is imported only when a file fails the fast check (it costs 65 ms to import)
+    import jsonschema
+    from jsonschema.exceptions import ValidationError
 
 __all__ = ["SCHEMA_FILE", "check_schema", "describe_path", "load_schema", "suggest"]
 
@@ -43,6 +44,8 @@ def load_schema() -> dict[str, Any]:
 
 @cache
 def _validator() -> jsonschema.protocols.Validator:
+    import jsonschema
+
     schema = load_schema()
     cls = jsonschema.validators.validator_for(schema)
     return cls(schema)
@@ -143,6 +146,8 @@ def _problems(error: ValidationError, data: Any, locator: Locator) -> Iterator[t
                 message = f"{_show(value)} is not valid for {label}: expected {schema['errorMessage']}"
             yield path, Problem(locator.key(path) if isinstance(value, dict) else where, message + ".")
             return
+        from jsonschema.exceptions import best_match
+
         best = best_match(error.context or [])
         if best is not None:
             yield from _problems(best, data, locator)
