@@ -35,6 +35,7 @@ __all__ = [
     "Recurrence",
     "RefreshTask",
     "Schedule",
+    "SignedInUser",
     "Source",
     "format_every",
     "normalise_time",
@@ -336,10 +337,29 @@ class Item:
     project_id: str | None = None
     encrypt: bool = False
     has_extracts: bool = False
+    #: The owner's LUID (decides what a non-administrator may change).
+    owner_id: str | None = field(default=None, compare=False)
 
     @property
     def path(self) -> str:
         return "/".join((*self.project, self.name))
+
+
+@dataclass(frozen=True)
+class SignedInUser:
+    """Who the run is signed in as, and their site role (``ServerAdministrator``, ``Viewer``...)."""
+
+    id: str
+    name: str
+    role: str
+
+    @property
+    def is_server_admin(self) -> bool:
+        return self.role == "ServerAdministrator"
+
+    @property
+    def is_site_admin(self) -> bool:
+        return self.is_server_admin or self.role.startswith("SiteAdministrator")
 
 
 @dataclass(frozen=True)
@@ -375,3 +395,5 @@ class LiveState:
     tasks: tuple[LiveTask, ...] = ()
     #: Server: for each schedule name, how many tasks on *other* sites use it (None: unknown).
     shared_schedule_tasks: tuple[tuple[str, int], ...] = ()
+    #: The signed-in user (None when it could not be read).
+    user: SignedInUser | None = field(default=None, compare=False)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from .drift import BUCKETS, DriftEntry, DriftReport, ManagedObject, make_drift
 from .fingerprint import observe, stale_objects
 from .make import make_plan
+from .permissions import PermissionGap, permission_gaps
 from .serialize import plan_from_json, plan_to_dict, plan_to_json
 from .types import (
     FORMAT_VERSION,
@@ -30,12 +31,14 @@ __all__ = [
     "DriftReport",
     "FieldChange",
     "ManagedObject",
+    "PermissionGap",
     "Plan",
     "ResourceChange",
     "Unmanaged",
     "make_drift",
     "make_plan",
     "observe",
+    "permission_gaps",
     "plan_from_json",
     "plan_to_dict",
     "plan_to_json",

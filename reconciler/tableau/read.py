@@ -27,7 +27,7 @@ from tableauserverclient.server.endpoint.exceptions import (
 )
 
 from reconciler.errors import ReconcilerError, TableauRequestError
-from reconciler.model import DesiredState, Item, LiveState, LiveTask, Project, Recurrence, Schedule
+from reconciler.model import DesiredState, Item, LiveState, LiveTask, Project, Recurrence, Schedule, SignedInUser
 from reconciler.tableau import wire
 from reconciler.tableau.connect import Connection, translate_error
 
@@ -39,7 +39,7 @@ PAGE_SIZE = 1000
 #: the limit, not the latency (docs/benchmarks.md).
 READ_PARALLELISM = 24
 ScheduleDetails = Literal["declared", "used", "all"]
-ITEM_FIELDS = "id,name,hasExtracts,encryptExtracts,project.id,project.name"
+ITEM_FIELDS = "id,name,hasExtracts,encryptExtracts,project.id,project.name,owner.id"
 
 
 class _Reader:
@@ -140,6 +140,7 @@ def _read_site(conn: Connection, desired: DesiredState | None, flavor: str | Non
         note("reading the site")
         items_url = f"?fields={quote(ITEM_FIELDS, safe=',')}"
         site_future = pool.submit(reader.get, site, "reading the site")
+        user_future = pool.submit(_read_user, reader, f"{site}/users/{conn.server.user_id}")
         tasks_future = pool.submit(_read_tasks, reader, f"{site}/tasks/extractRefreshes")
         schedule_list = reader.paged(f"{base}/schedules", "schedule", "listing server schedules") \
             if flavor != "cloud" else None
@@ -193,7 +194,19 @@ def _read_site(conn: Connection, desired: DesiredState | None, flavor: str | Non
         items=tuple(sorted(items, key=lambda i: (i.kind, i.project, i.name, i.id))),
         schedules=tuple(sorted(schedules, key=lambda s: s.name)),
         tasks=tuple(sorted(tasks, key=lambda t: t.id)),
+        user=user_future.result(),
     )
+
+
+def _read_user(reader: _Reader, url: str) -> SignedInUser | None:
+    """The signed-in user's role, to tell a non-administrator what they may not change (None if unreadable)."""
+    try:
+        node = wire.find(reader.get(url, "reading the signed-in user"), "user")
+    except TableauRequestError:
+        return None
+    if node is None:
+        return None
+    return SignedInUser(node.get("id", ""), node.get("name", ""), node.get("siteRole", ""))
 
 
 def _read_tasks(reader: _Reader, url: str) -> list[LiveTask]:
@@ -272,6 +285,7 @@ def _projects(nodes: list[ET.Element]) -> list[Project]:
 
 
 _PROJECT = wire.tag("project")
+_OWNER = wire.tag("owner")
 
 
 def _item(node: ET.Element, kind: str, projects: dict[str, Project]) -> Item:
@@ -290,6 +304,7 @@ def _item(node: ET.Element, kind: str, projects: dict[str, Project]) -> Item:
         project_id=project_id,
         encrypt=(node.get("encryptExtracts") or "").lower() == "true",
         has_extracts=(node.get("hasExtracts") or "").lower() == "true",
+        owner_id=owner.get("id") if (owner := node.find(_OWNER)) is not None else None,
     )
 
 
