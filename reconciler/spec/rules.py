@@ -14,7 +14,17 @@ from dataclasses import replace
 from typing import Any
 
 from reconciler.errors import Problem
-from reconciler.model import DesiredState, Extract, Policy, ProtectRule, RefreshTask, Schedule, Source
+from reconciler.model import (
+    DesiredState,
+    Extract,
+    Policy,
+    ProtectRule,
+    Recurrence,
+    RefreshTask,
+    Schedule,
+    Source,
+    format_every,
+)
 from reconciler.spec.build import Fragment, Setting
 from reconciler.spec.schema import suggest
 
@@ -124,8 +134,8 @@ def platform_problems(desired: DesiredState, flavor: str, places: Places | None 
         for extract in desired.extracts:
             for task in extract.refresh or ():
                 if task.recurrence is not None and task.schedule is None:
-                    _cloud_weekly(task.recurrence.weekdays, task.recurrence.frequency, task.source,
-                                  f'the inline recurrence of {extract.ref.kind} "{extract.ref}"', problems)
+                    _cloud_recurrence(task.recurrence, task.source, task.source,
+                                      f'the inline recurrence of {extract.ref.kind} "{extract.ref}"', problems)
         return problems
     for extract in desired.extracts:
         for task in extract.refresh or ():
@@ -149,12 +159,19 @@ def _cloud_schedule(schedule: Schedule, places: Places | None, problems: list[Pr
             problems.append(Problem(declared[field], f'{field}: is Tableau Server only (schedule "{schedule.name}"): '
                                                      "Tableau Cloud has no server schedules, only each task's own "
                                                      "recurrence; remove it."))
-    _cloud_weekly(schedule.recurrence.weekdays, schedule.recurrence.frequency,
-                  declared.get("weekdays", schedule.source), f'schedule "{schedule.name}"', problems)
+    _cloud_recurrence(schedule.recurrence, declared.get("weekdays", schedule.source),
+                      declared.get("every", schedule.source), f'schedule "{schedule.name}"', problems)
 
 
-def _cloud_weekly(weekdays: tuple[str, ...], frequency: str, source: Source | None, what: str,
-                  problems: list[Problem]) -> None:
+def _cloud_recurrence(recurrence: Recurrence, weekdays_at: Source | None, every_at: Source | None, what: str,
+                      problems: list[Problem]) -> None:
+    """Tableau Cloud's own limits: weekly on one weekday; hourly every 15m, 30m or 1h (longer is daily)."""
+    if recurrence.frequency == "hourly" and (recurrence.every or 60) > 60:
+        every = format_every(recurrence.every or 60)
+        problems.append(Problem(every_at, f"an hourly schedule on Tableau Cloud runs every 15m, 30m or 1h, but {what} "
+                                          f"says every {every}; on Cloud write frequency: daily with every: {every} "
+                                          "(and the same start and end)."))
+    weekdays, frequency, source = recurrence.weekdays, recurrence.frequency, weekdays_at
     if frequency == "weekly" and len(weekdays) != 1:
         problems.append(Problem(source, f"a weekly schedule on Tableau Cloud runs on exactly one weekday, but {what} "
                                         f"lists {len(weekdays)} ({', '.join(weekdays)}); use one weekday, or a "

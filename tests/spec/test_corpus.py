@@ -75,6 +75,9 @@ CASES: list[tuple[str, dict[str, str | bytes], list[str], list[tuple[str, list[s
     ("weekly-several-days-cloud-flag", {"a.yaml": HEAD + 'schedules:\n  W:\n    frequency: weekly\n'
                                                          '    start: "06:00"\n    weekdays: [monday, friday]\n'},
      ["--flavor", "cloud"], [("a.yaml:6:5", ["exactly one weekday"])]),
+    ("hourly-every-4h-cloud", {"a.yaml": HEAD + 'flavor: cloud\nschedules:\n  H:\n    frequency: hourly\n'
+                                                '    every: 4h\n    start: "00:00"\n    end: "20:00"\n'}, [],
+     [("a.yaml:4:3", ["every 15m, 30m or 1h", "frequency: daily with every: 4h"])]),
     ("monthly-day-32", {"a.yaml": HEAD + 'schedules:\n  M:\n    frequency: monthly\n    start: "06:00"\n'
                                          '    month_days: [1, 32]\n'}, [],
      [("a.yaml:6:21", ["32 is not valid", "1..31 or last"])]),
