@@ -117,6 +117,9 @@ def apply(
                                                     help="Allow more deletes than policy.max_deletes.")] = False,
     server_move_strategy: Annotated[str, typer.Option("--server-move-strategy",
                                                       help="rest (add then delete) or vizportal (in place).")] = "rest",
+    target: Annotated[list[str] | None, typer.Option(
+        "--target", help="Apply only the changes to a schedule, item or project (as plan --target); not with a "
+                         "saved plan.")] = None,
     server: Server = None, site: Site = None, api_version: ApiVersion = None, ca_bundle: CaBundle = None,
     insecure: Insecure = False, debug: Debug = False, quiet: Quiet = False,
 ) -> None:
@@ -129,7 +132,8 @@ def apply(
     from reconciler.commands.apply import apply as run
 
     raise typer.Exit(run(paths, options, auto_approve=auto_approve, parallelism=parallelism, journal=journal,
-                         allow_mass_delete=allow_mass_delete, move_strategy=server_move_strategy))
+                         allow_mass_delete=allow_mass_delete, move_strategy=server_move_strategy,
+                         targets=target or ()))
 
 
 @app.command()
@@ -225,7 +229,7 @@ def demo(debug: Debug = False) -> None:
 @emulator_app.command("serve")
 def emulator_serve(
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port; 0 picks a free one.")] = 8000,
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port; 0 picks a free one.")] = 8000,
     flavor: Annotated[str, typer.Option(help="server or cloud.")] = "server",
     seed: Annotated[str, typer.Option(help="demo, empty or synthetic.")] = "demo",
     datasources: Annotated[int, typer.Option(help="synthetic: number of data sources.")] = 10000,
@@ -236,8 +240,19 @@ def emulator_serve(
     random_seed: Annotated[int, typer.Option(help="synthetic: seed of the generator.")] = 0,
     state: Annotated[Path | None, typer.Option(help="Persist to this file after every change; reload on start.")] = None,  # noqa: E501
     latency_ms: Annotated[int, typer.Option(help="Added latency per request, in milliseconds.")] = 0,
-    fail_rate: Annotated[float, typer.Option(help="Probability of answering 503.")] = 0.0,
-    throttle_rate: Annotated[float, typer.Option(help="Probability of answering 429 with Retry-After.")] = 0.0,
+    fail_rate: Annotated[float, typer.Option(min=0.0, max=1.0, help="Probability of answering 503.")] = 0.0,
+    throttle_rate: Annotated[float, typer.Option(min=0.0, max=1.0,
+                                                 help="Probability of answering 429 with Retry-After.")] = 0.0,
+    drop_rate: Annotated[float, typer.Option(min=0.0, max=1.0, help="Probability of closing the connection "
+                                             "without an answer, before handling the request.")] = 0.0,
+    drop_after_rate: Annotated[float, typer.Option(min=0.0, max=1.0, help="Probability, for a write, of making "
+                                                   "the change and then closing the connection without an "
+                                                   "answer.")] = 0.0,
+    slow_rate: Annotated[float, typer.Option(min=0.0, max=1.0, help="Probability of answering --slow-ms "
+                                             "late (after handling the request).")] = 0.0,
+    slow_ms: Annotated[int, typer.Option(min=0, help="How late a slow answer is, in milliseconds.")] = 5000,
+    fault_scope: Annotated[str, typer.Option(help="all, or writes: faults only on writes (not GET, "
+                                             "sign-in, sign-out).")] = "all",
     token_ttl: Annotated[float, typer.Option(help="Seconds before a session expires.")] = 14400.0,
     job_seconds: Annotated[float, typer.Option(help="How long a refresh job runs.")] = 1.0,
 ) -> None:
@@ -248,8 +263,21 @@ def emulator_serve(
                             workbooks=workbooks, tasks=tasks, schedules=schedules, projects=projects,
                             random_seed=random_seed, state=str(state) if state else None, latency_ms=latency_ms,
                             fail_rate=fail_rate, throttle_rate=throttle_rate, token_ttl=token_ttl,
-                            job_seconds=job_seconds)
-    raise typer.Exit(serve(config))
+                            job_seconds=job_seconds, drop_rate=drop_rate, drop_after_rate=drop_after_rate,
+                            slow_rate=slow_rate, slow_ms=slow_ms, fault_scope=fault_scope)
+    if fault_scope not in ("all", "writes"):
+        raise UsageError(f"--fault-scope must be all or writes, not {fault_scope!r}.")
+    if flavor not in ("server", "cloud"):
+        raise UsageError(f"--flavor must be server or cloud, not {flavor!r}.")
+    if seed not in ("demo", "empty", "synthetic"):
+        raise UsageError(f"--seed must be demo, empty or synthetic, not {seed!r}.")
+    try:
+        code = serve(config)
+    except OSError as error:  # the port is taken, the address is not this machine's, the state file is unreadable
+        raise UsageError(f"The emulator cannot start on {host}:{port}: {error.strerror or error}.") from error
+    except ValueError as error:  # a --state file that is not the emulator's JSON
+        raise UsageError(f"The emulator cannot start: {error}.") from error
+    raise typer.Exit(code)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -13,9 +13,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from reconciler.apply import ApplyResult, Outcome, TaskMover, apply_plan
 from reconciler.commands.common import ConnectionOptions, Output, resolve_settings
 from reconciler.commands.plan import read_and_plan
-from reconciler.errors import ApplyFailed, StalePlanError, UsageError
+from reconciler.errors import ApplyFailed, PlanError, StalePlanError, UsageError
 from reconciler.model import LiveState
-from reconciler.plan import Action, Plan, plan_from_json, stale_objects
+from reconciler.plan import Action, Plan, ResourceChange, plan_from_json, stale_objects
+from reconciler.plan.addresses import SITE_MODE, encrypt_address, quote, schedule_address
+from reconciler.plan.fingerprint import item_key, schedule_key, tasks_key
 from reconciler.report import render_plan_text
 from reconciler.spec import load_desired
 from reconciler.tableau.connect import Connection, connect
@@ -45,12 +47,36 @@ def _load_saved(path: Path) -> Plan:
     return plan_from_json(text)
 
 
+def _site_label(content_url: str) -> str:
+    return "the Default site" if content_url == "" else f"site {content_url!r}"
+
+
+def _describe_key(key: str, saved: Plan, live: LiveState) -> str:
+    """A fingerprint key (``tasks:datasource:LUID``) as the user knows the object (its path or name)."""
+    prefix, _, rest = key.partition(":")
+    if prefix == "schedule":
+        return f'schedule "{rest}"'
+    if prefix == "usage":
+        return f'the tasks using schedule "{rest.partition(":")[2]}"'
+    if prefix in ("item", "tasks"):
+        kind, _, item_id = rest.partition(":")
+        paths = {(i.kind, i.id): i.path for i in live.items}
+        paths.update({(c.target.get("item_kind", ""), c.target.get("item_id", "")): c.target["item_path"]
+                      for c in saved.changes if "item_path" in c.target})
+        name = f'{kind} "{paths[kind, item_id]}"' if (kind, item_id) in paths else f"{kind} {item_id}"
+        return f"the refresh tasks of {name}" if prefix == "tasks" else name
+    return {"site": "the site's encryption mode", "site_id": "the site", "server": "the server",
+            "api_version": "the server's REST API version"}.get(key, key)
+
+
 def _check_fresh(saved: Plan, live: LiveState, conn: Connection) -> None:
     if saved.site_id != live.site_id:
         raise StalePlanError(
-            f"The saved plan was made for another site (site id {saved.site_id}); this is {live.site_id} "
-            f"on {conn.settings.server}. Run `reconciler plan --out FILE` against this site.")
-    changed = stale_objects(saved, live)
+            f"The saved plan was made for another site: {_site_label(saved.site)} (id {saved.site_id}) on "
+            f"{saved.server}, but this is {_site_label(conn.settings.site)} (id {live.site_id}) on "
+            f"{conn.settings.server}. Nothing was applied. Apply it without --site/TABLEAU_SITE pointing "
+            "elsewhere, or make a plan for this site with `reconciler plan --out FILE`.")
+    changed = [_describe_key(key, saved, live) for key in stale_objects(saved, live)]
     if changed:
         listed = ", ".join(changed[:10]) + (f" and {len(changed) - 10} more" if len(changed) > 10 else "")
         raise StalePlanError(
@@ -58,11 +84,65 @@ def _check_fresh(saved: Plan, live: LiveState, conn: Connection) -> None:
             "with `reconciler plan --out FILE` and review it.")
 
 
+def _edited(change: ResourceChange, why: str) -> PlanError:
+    return PlanError(f"The saved plan is invalid: {change.address}: {why} (was it edited?). Nothing was applied. "
+                     "Make a new plan with `reconciler plan --out FILE`.")
+
+
+def _check_saved_changes(saved: Plan, live: LiveState) -> None:
+    """Every change of a saved plan touches only what the plan read, and its address names what it touches.
+
+    The fingerprint covers what the plan read, not the changes: without this, a hand-edited id or address
+    would make apply change another object than the one reviewed, or journal it under the wrong name.
+    """
+    items = {(i.kind, i.id): i for i in live.items}
+    tasks = {t.id: t for t in live.tasks}
+    schedules = {s.name: s for s in live.schedules}
+    for change in saved.changes:
+        target = change.target
+        if change.kind == "site":
+            if change.address != SITE_MODE or "site" not in saved.observed:
+                raise _edited(change, "not the site's encryption mode")
+            continue
+        if change.kind == "schedule":
+            name = target.get("name", "")
+            if change.address != schedule_address(name):
+                raise _edited(change, f"the address does not name the schedule it changes ({name!r})")
+            if change.action is not Action.CREATE:
+                live_schedule = schedules.get(name)
+                if schedule_key(name) not in saved.observed or live_schedule is None or \
+                        live_schedule.id != target.get("schedule_id"):
+                    raise _edited(change, f"schedule id {target.get('schedule_id')} is not the schedule {name!r}")
+            continue
+        kind, item_id = target.get("item_kind", ""), target.get("item_id", "")
+        item = items.get((kind, item_id))
+        if item is None or item_key(kind, item_id) not in saved.observed:
+            raise _edited(change, f"{kind} {item_id} is not an item the plan read")
+        path = target.get("item_path", "")
+        if change.kind == "encrypt":
+            if change.address != encrypt_address(kind, path) or path != item.path:
+                raise _edited(change, f"the address does not name the item it changes ({item.path!r})")
+            continue
+        if not change.address.startswith(f"task[{kind} {quote(path)}][") or path != item.path:
+            raise _edited(change, f"the address does not name the item whose task it changes ({item.path!r})")
+        if tasks_key(kind, item_id) not in saved.observed:
+            raise _edited(change, f"the plan did not read the tasks of {kind} {item.path!r}")
+        task_id = target.get("task_id")
+        if change.action is not Action.CREATE:
+            task = tasks.get(task_id or "")
+            if task is None or (task.item_kind, task.item_id) != (kind, item_id):
+                raise _edited(change, f"task {task_id} is not a task of {kind} {item.path!r}")
+
+
 def apply(paths: Sequence[Path], options: ConnectionOptions, *, auto_approve: bool = False, parallelism: int = 4,
-          journal: Path | None = None, allow_mass_delete: bool = False, move_strategy: str = "rest") -> int:
+          journal: Path | None = None, allow_mass_delete: bool = False, move_strategy: str = "rest",
+          targets: Sequence[str] = ()) -> int:
     if move_strategy not in MOVE_STRATEGIES:
         raise UsageError(f"--server-move-strategy must be rest or vizportal, not {move_strategy!r}.")
     output = Output(options.quiet)
+    if targets and _is_saved_plan(paths):
+        raise UsageError("--target limits a plan made from files; a saved plan is applied exactly as it was saved. "
+                         "Make the limited plan with `reconciler plan PATH --target SELECTOR --out FILE`.")
     saved = _load_saved(paths[0]) if _is_saved_plan(paths) else None
     desired = load_desired(paths) if saved is None else None
     if saved is not None:
@@ -81,10 +161,11 @@ def apply(paths: Sequence[Path], options: ConnectionOptions, *, auto_approve: bo
                 live = read_site(conn, None, flavor=saved.flavor, schedule_details="declared",
                                  schedule_names=names)
             _check_fresh(saved, live, conn)
+            _check_saved_changes(saved, live)
             plan = saved
         else:
             assert desired is not None
-            _, live, plan = read_and_plan(conn, desired, output)
+            _, live, plan = read_and_plan(conn, desired, output, targets)
         if move_strategy == "vizportal":
             require_server_flavor(live.flavor, VIZPORTAL_FEATURE, settings.server)
         output.result(render_plan_text(plan, color=output.color))
@@ -111,7 +192,7 @@ def apply(paths: Sequence[Path], options: ConnectionOptions, *, auto_approve: bo
                 client.login()
             mover = VizportalMover(client)
         result = _execute(plan, writer, schedule_ids, parallelism, journal_file, output, mover)
-    return _report(result, output, journal)
+    return _report(result, output, journal, settings.retry.attempts)
 
 
 def _strategy_note(strategy: str, moves: int) -> str:
@@ -157,7 +238,10 @@ def _execute(plan: Plan, writer: Writer, schedule_ids: dict[str, str], paralleli
                           on_outcome=advance, mover=mover)
 
 
-def _report(result: ApplyResult, output: Output, journal: Path | None) -> int:
+_REFUSALS = {"429", "503", "429000", "503000"}
+
+
+def _report(result: ApplyResult, output: Output, journal: Path | None, attempts: int) -> int:
     problems = [*result.failed, *result.skipped]
     for outcome in problems:
         code = f" [{outcome.code}]" if outcome.code else ""
@@ -166,6 +250,12 @@ def _report(result: ApplyResult, output: Output, journal: Path | None) -> int:
     output.result(f"Apply complete: {result.summary()}.")
     if problems:
         where = f" The journal {journal} has every outcome." if journal else ""
-        raise ApplyFailed(f"{len(result.failed)} change(s) failed and {len(result.skipped)} were skipped; the "
-                          f"rest were applied. Fix the cause and run apply again: it converges.{where}")
+        codes = sorted({o.code for o in result.failed if o.code})
+        named = f" (Tableau's error code{'s' if len(codes) > 1 else ''}: {', '.join(codes)})" if codes else ""
+        busy = ""
+        if set(codes) & _REFUSALS:
+            busy = (f" The server still refused (429 or 503) after {attempts} tries each: it may be overloaded or "
+                    "in maintenance; run apply again later.")
+        raise ApplyFailed(f"{len(result.failed)} change(s) failed{named} and {len(result.skipped)} were skipped; "
+                          f"the rest were applied.{busy} Fix the cause and run apply again: it converges.{where}")
     return 0

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 from reconciler import __version__
 from reconciler.commands.common import ConnectionOptions, Output, atomic_write, resolve_settings
+from reconciler.errors import UsageError
+from reconciler.model import LiveState
 from reconciler.spec.export import export_yaml
 from reconciler.tableau.connect import connect
 from reconciler.tableau.read import read_site
@@ -18,6 +21,7 @@ def export(options: ConnectionOptions, *, projects: Sequence[str] = (), output_f
     with connect(resolve_settings(options), warn=output.warn) as conn, output.status(
             f"Reading {conn.settings.server} ..."):
         live = read_site(conn, None, schedule_details="used")
+    _check_projects(live, projects)
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     text = export_yaml(live, projects, when=when, version=__version__)
     if output_file is None:
@@ -27,3 +31,17 @@ def export(options: ConnectionOptions, *, projects: Sequence[str] = (), output_f
         tasks = sum(1 for _ in live.tasks)
         output.note(f"Wrote {output_file} ({tasks} tasks read). Check it with: reconciler plan {output_file}")
     return 0
+
+
+def _check_projects(live: LiveState, projects: Sequence[str]) -> None:
+    """Every --project must name a project of the site: a typo would export an empty file, silently."""
+    known = sorted({"/".join(p.path) for p in live.projects} | {"/".join(i.project) for i in live.items if i.project})
+    missing = [p for p in projects if p.strip("/") not in known]
+    if not missing:
+        return
+    hints = []
+    for name in missing:
+        close = difflib.get_close_matches(name.strip("/"), known, n=3, cutoff=0.6)
+        hints.append(f'"{name}"' + (" (did you mean " + " or ".join(f'"{c}"' for c in close) + "?)" if close else ""))
+    raise UsageError(f"--project {', '.join(hints)}: no such project on this site; nothing was written. Give "
+                     "projects by their path, like Sales/Regional.")

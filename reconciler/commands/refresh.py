@@ -13,7 +13,7 @@ from rich.table import Table
 from reconciler.commands.common import ConnectionOptions, Output, resolve_settings
 from reconciler.errors import ReconcilerError, UsageError
 from reconciler.tableau.connect import Connection, connect
-from reconciler.tableau.jobs import JobStart, JobStatus, find_item, get_job, run_task, start_refresh
+from reconciler.tableau.jobs import JobStart, JobStatus, find_item, find_task, get_job, run_task, start_refresh
 from reconciler.tableau.vizportal import (
     VizportalClient,
     detect_flavor,
@@ -83,8 +83,9 @@ def _start_all(conn: Connection, datasources: Sequence[str], workbooks: Sequence
     # Resolve every reference before starting anything: a typo must not leave half the refreshes running.
     items = [(find_item(conn, "datasource", ref), f"data source {ref}") for ref in datasources]
     items += [(find_item(conn, "workbook", ref), f"workbook {ref}") for ref in workbooks]
+    task_ids = [find_task(conn, task_id) for task_id in tasks]
     started = [start_refresh(conn, item, incremental, label) for item, label in items]
-    started += [run_task(conn, task_id, f"task {task_id}") for task_id in tasks]
+    started += [run_task(conn, task_id, f"task {task_id}") for task_id in task_ids]
     return started
 
 

@@ -1,17 +1,22 @@
 """HTTP wiring (werkzeug): routing, faults, request statistics, the `Emulator` and `serve()`.
 
-Faults (`latency_ms`, `fail_rate` → 503, `throttle_rate` → 429 with `Retry-After: 1`) apply to every
-request except `/_emulator/*`. `GET /_emulator/stats` returns
+Faults (`latency_ms`, `fail_rate` → 503, `throttle_rate` → 429 with `Retry-After: 1`, `drop_rate` →
+the connection is closed without an answer, `drop_after_rate` → a write is applied, then the connection is
+closed without an answer, `slow_rate` → the answer comes `slow_ms` late) apply to every request except
+`/_emulator/*`, or only to writes (anything but GET, sign-in and sign-out) with `fault_scope="writes"`.
+`GET /_emulator/stats` returns
 `{"total": N, "by_route": {"GET /api/{v}/sites/{site_id}/datasources": N, ...}}` (route templates),
 `POST /_emulator/stats/reset` zeroes it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import re
 import signal
+import socket
 import sys
 import threading
 import time
@@ -38,7 +43,7 @@ from .wire import error_body
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
-__all__ = ["Emulator", "EmulatorConfig", "serve"]
+__all__ = ["DropConnection", "Emulator", "EmulatorConfig", "serve"]
 
 
 @dataclass(frozen=True)
@@ -64,11 +69,34 @@ class EmulatorConfig:
     throttle_rate: float = 0.0
     token_ttl: float = 14400.0
     job_seconds: float = 1.0
+    drop_rate: float = 0.0
+    """Probability of closing the connection before handling the request, without an answer."""
+    drop_after_rate: float = 0.0
+    """Probability, for a write, of handling it (the change is made) and then closing the connection
+    without an answer: the client cannot know whether its change happened."""
+    slow_rate: float = 0.0
+    """Probability of handling the request, then waiting `slow_ms` before answering."""
+    slow_ms: int = 0
+    fault_scope: str = "all"
+    """`all`: faults apply to every request; `writes`: only to writes (not GET, sign-in or sign-out)."""
+
+
+FAULT_SCOPES = ("all", "writes")
+
+
+class DropConnection(ConnectionError):
+    """Raised inside the app to close the client's connection without any answer (a fault)."""
 
 
 class _QuietHandler(WSGIRequestHandler):
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         pass
+
+    def connection_dropped(self, error: BaseException, environ: WSGIEnvironment | None = None) -> None:
+        if isinstance(error, DropConnection):  # an injected fault: hang up, say nothing
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
 
 
 class EmulatorApp:
@@ -96,12 +124,25 @@ class EmulatorApp:
         with self.counts_lock:
             self.counts[key] += 1
 
-    def _fault(self) -> Reply | None:
+    def _faulty(self, method: str, path: str) -> bool:
+        """Whether faults apply to this request (`fault_scope`)."""
+        if self.config.fault_scope != "writes":
+            return True
+        return method not in ("GET", "HEAD") and not path.endswith(("/auth/signin", "/auth/signout"))
+
+    def _fault(self, method: str = "GET", path: str = "") -> Reply | None:
+        """Latency, then maybe a refusal (429, 503) or a dropped connection, before handling."""
+        if self.config.latency_ms > 0:
+            time.sleep(self.config.latency_ms / 1000)
+        if not self._faulty(method, path):
+            return None
         with self.counts_lock:
             roll_throttle = self.rng.random()
             roll_fail = self.rng.random()
-        if self.config.latency_ms > 0:
-            time.sleep(self.config.latency_ms / 1000)
+            # Rolled only when on, so that the other faults' sequence for a random_seed stays the same.
+            roll_drop = self.rng.random() if self.config.drop_rate > 0 else 1.0
+        if roll_drop < self.config.drop_rate:
+            raise DropConnection("fault: connection dropped before handling")
         if roll_throttle < self.config.throttle_rate:
             err = EmulatorError(429, "429000", "Too Many Requests", "The server is throttling requests; retry later.")
             return Reply(429, error_body(err), (("Retry-After", "1"),))
@@ -109,6 +150,19 @@ class EmulatorApp:
             err = EmulatorError(503, "503000", "Service Unavailable", "The server is temporarily unavailable.")
             return Reply(503, error_body(err))
         return None
+
+    def _after(self, method: str, path: str, reply: Reply) -> Reply:
+        """After handling: maybe lose the answer to a write (the change stays made), or answer late."""
+        if not self._faulty(method, path):
+            return reply
+        with self.counts_lock:
+            roll_drop = self.rng.random() if self.config.drop_after_rate > 0 else 1.0
+            roll_slow = self.rng.random() if self.config.slow_rate > 0 else 1.0
+        if method not in ("GET", "HEAD") and roll_drop < self.config.drop_after_rate:
+            raise DropConnection("fault: the change was made, the answer is lost")
+        if roll_slow < self.config.slow_rate and self.config.slow_ms > 0:
+            time.sleep(self.config.slow_ms / 1000)
+        return reply
 
     def handle(self, request: Request) -> Reply:
         path = re.sub("/{2,}", "/", request.path)
@@ -119,14 +173,15 @@ class EmulatorApp:
             return self._internal(method, path)
         if path.startswith("/vizportal/api/web/v1/"):
             self._count(f"{method} /vizportal/api/web/v1/{{method}}")
-            fault = self._fault()
+            fault = self._fault(method, path)
             if fault is not None:
                 return fault
-            return self.vizportal.handle(path.rsplit("/", 1)[-1], request.get_data(), request.cookies,
-                                         cast(Mapping[str, str], request.headers))
+            answer = self.vizportal.handle(path.rsplit("/", 1)[-1], request.get_data(), request.cookies,
+                                           cast(Mapping[str, str], request.headers))
+            return self._after(method, path, answer)
         route, params, known = urls.match(method, path)
         self._count(f"{method} {route.template}" if route else f"{method} <unmatched>")
-        fault = self._fault()
+        fault = self._fault(method, path)
         if fault is not None:
             return fault
         if route is None:
@@ -141,7 +196,7 @@ class EmulatorApp:
                   request.host_url.rstrip("/"))
         target = self.content if hasattr(self.content, route.handler) else self.schedules
         reply: Reply = getattr(target, route.handler)(req)
-        return reply
+        return self._after(method, path, reply)
 
     def _internal(self, method: str, path: str) -> Reply:
         if method == "GET" and path == "/_emulator/stats":
@@ -155,6 +210,8 @@ class EmulatorApp:
         request = Request(environ)
         try:
             reply = self.handle(request)
+        except DropConnection:
+            raise  # werkzeug hands it to `_QuietHandler.connection_dropped`: no answer at all
         except EmulatorError as err:
             reply = Reply(err.status, error_body(err))
         except Exception as exc:  # a bug in the emulator: answer like Tableau's 500, keep serving
@@ -185,6 +242,7 @@ class Emulator:
         self.config = replace(config or EmulatorConfig(), **overrides)
         if self.config.flavor not in ("server", "cloud"):
             raise ValueError(f"flavor must be 'server' or 'cloud', not {self.config.flavor!r}")
+        _check_faults(self.config)
         self.store = Store(flavor=self.config.flavor, job_seconds=self.config.job_seconds,
                            token_ttl=self.config.token_ttl)
         self._state = StateFile(self.config.state) if self.config.state else None
@@ -223,12 +281,18 @@ class Emulator:
         self.app.reset_stats()
 
     def configure_faults(self, *, latency_ms: int | None = None, fail_rate: float | None = None,
-                         throttle_rate: float | None = None, token_ttl: float | None = None) -> None:
+                         throttle_rate: float | None = None, token_ttl: float | None = None,
+                         drop_rate: float | None = None, drop_after_rate: float | None = None,
+                         slow_rate: float | None = None, slow_ms: int | None = None,
+                         fault_scope: str | None = None) -> None:
         """Change fault injection while running (tests set up cleanly, then turn faults on)."""
         changes: dict[str, Any] = {name: value for name, value in (
             ("latency_ms", latency_ms), ("fail_rate", fail_rate), ("throttle_rate", throttle_rate),
-            ("token_ttl", token_ttl)) if value is not None}
-        self.config = replace(self.config, **changes)
+            ("token_ttl", token_ttl), ("drop_rate", drop_rate), ("drop_after_rate", drop_after_rate),
+            ("slow_rate", slow_rate), ("slow_ms", slow_ms), ("fault_scope", fault_scope)) if value is not None}
+        config = replace(self.config, **changes)
+        _check_faults(config)
+        self.config = config
         self.app.config = self.config
         if token_ttl is not None:
             with self.store.lock:
@@ -259,6 +323,17 @@ class Emulator:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _check_faults(config: EmulatorConfig) -> None:
+    for name in ("fail_rate", "throttle_rate", "drop_rate", "drop_after_rate", "slow_rate"):
+        value = getattr(config, name)
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"{name} must be a probability between 0 and 1, not {value!r}")
+    if config.slow_ms < 0 or config.latency_ms < 0:
+        raise ValueError("latency_ms and slow_ms must not be negative")
+    if config.fault_scope not in FAULT_SCOPES:
+        raise ValueError(f"fault_scope must be 'all' or 'writes', not {config.fault_scope!r}")
 
 
 def serve(config: EmulatorConfig) -> int:

@@ -13,13 +13,13 @@ from urllib.parse import quote
 
 from tableauserverclient.server.endpoint.exceptions import ServerResponseError
 
-from reconciler.errors import ReconcilerError
+from reconciler.errors import ReconcilerError, TableauRequestError
 from reconciler.model import Item, split_path
 from reconciler.tableau import wire
 from reconciler.tableau.connect import Connection, translate_error
 from reconciler.tableau.read import PAGE_SIZE
 
-__all__ = ["JobStart", "JobStatus", "find_item", "get_job", "run_task", "start_refresh"]
+__all__ = ["JobStart", "JobStatus", "find_item", "find_task", "get_job", "run_task", "start_refresh"]
 
 _LUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 ALREADY_QUEUED = "409093"
@@ -61,8 +61,13 @@ def find_item(conn: Connection, kind: str, ref: str) -> Item:
     """A data source or workbook by LUID or by ``project/sub/name``; unknown → error with close matches."""
     label = "data source" if kind == "datasource" else "workbook"
     if _LUID.match(ref):
-        root = wire.parse(_get(conn, f"{conn.site_url}/{kind}s/{ref}", f"looking up {label} {ref}"))
-        node = wire.find(root, kind)
+        try:
+            root = wire.parse(_get(conn, f"{conn.site_url}/{kind}s/{ref}", f"looking up {label} {ref}"))
+        except TableauRequestError as error:
+            if not str(error.code or "").startswith("404"):
+                raise
+            root = None
+        node = wire.find(root, kind) if root is not None else None
         if node is None:
             raise ReconcilerError(f"There is no {label} with id {ref} on this site.")
         return Item(kind, ref, node.get("name", ""), ())
@@ -85,6 +90,25 @@ def find_item(conn: Connection, kind: str, ref: str) -> Item:
     hint = (" Did you mean " + " or ".join(f'"{c}"' for c in close) + "?") if close else ""
     raise ReconcilerError(f'{label.capitalize()} "{ref}" does not exist on this site.{hint} '
                           "Give it as project/sub-project/name, or by its id (LUID).")
+
+
+def find_task(conn: Connection, task_id: str) -> str:
+    """Check that an extract refresh task exists on this site (a read: nothing is started); returns its id."""
+    doing = f"looking up task {task_id}"
+    if _LUID.match(task_id):
+        try:
+            response = conn.server.jobs.get_request(f"{conn.site_url}/tasks/extractRefreshes/{task_id}")
+        except ServerResponseError as error:
+            if not str(error.code).startswith(("404", "400")):
+                raise translate_error(error, doing) from error
+        except Exception as error:
+            raise translate_error(error, doing) from error
+        else:
+            if next(wire.parse(response.content).iter(wire.tag("extractRefresh")), None) is not None:
+                return task_id
+    raise ReconcilerError(f"There is no extract refresh task with id {task_id!r} on this site; nothing was "
+                          "started. `reconciler export` lists each item's tasks; `--datasource`/`--workbook` "
+                          "refresh an item without naming a task.")
 
 
 def _all_paths(conn: Connection, kind: str, paths: dict[str, tuple[str, ...]]) -> list[str]:

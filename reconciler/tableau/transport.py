@@ -5,9 +5,11 @@ adapter retries what is safe to retry:
 
 - 429 and 503 are refusals (the server did nothing): every method is retried, honouring
   ``Retry-After``.
-- 502, 504 and dropped connections may hide a request the server did process: only GET is
-  retried here. Writes surface the error, and ``reconciler.tableau.write`` reads back before it
-  retries, so a create is never duplicated.
+- 502, 504 and dropped connections may hide a request the server did process: only GET (and
+  sign-in, which changes nothing) is retried here. Writes surface the error, and
+  ``reconciler.tableau.write`` reads back before it retries, so a create is never duplicated. A
+  connection that could not be made at all (refused, connect timeout) carried nothing: every method
+  is retried.
 - 401 with Tableau's code 401002 (session expired or ended): sign in again once, then resend.
 
 Retries give up after ``RetryPolicy.attempts`` tries (default 6, about 30 s of backoff at most).
@@ -26,6 +28,7 @@ from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import NewConnectionError
 
 __all__ = ["RetryPolicy", "TransportHooks", "make_session_factory"]
 
@@ -69,6 +72,20 @@ class TransportHooks:
                 self.reauths += 1
 
 
+def _never_sent(error: BaseException) -> bool:
+    """The connection could not even be made (refused, connect timeout): the server got nothing, so any
+    request, a write too, is safe to send again (a server restarting, a load balancer switching over)."""
+    if isinstance(error, requests.ConnectTimeout):
+        return True
+    reason = getattr(error.args[0], "reason", None) if error.args else None
+    return isinstance(reason, NewConnectionError)
+
+
+def _is_sign_in(request: requests.PreparedRequest) -> bool:
+    """Signing in changes nothing on the site: when its answer is lost, sign in again."""
+    return request.method == "POST" and "/auth/signin" in str(request.url or "").lower()
+
+
 class _ResilientAdapter(HTTPAdapter):
     def __init__(self, policy: RetryPolicy, hooks: TransportHooks, pool_size: int) -> None:
         super().__init__(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
@@ -84,7 +101,8 @@ class _ResilientAdapter(HTTPAdapter):
                 response = super().send(request, *args, **kwargs)
             except (requests.ConnectionError, requests.Timeout) as error:
                 self._trace(request, f"connection error: {type(error).__name__}", started)
-                if request.method == "GET" and attempt + 1 < self.policy.attempts:
+                if (request.method == "GET" or _never_sent(error) or _is_sign_in(request)) \
+                        and attempt + 1 < self.policy.attempts:
                     self._sleep(attempt, None)
                     attempt += 1
                     continue

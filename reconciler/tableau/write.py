@@ -11,9 +11,12 @@ we mean to change (reference notes, sections 4 and 9):
   daily ``end`` and mangles a monthly "first Monday");
 - Cloud tasks: create and update sent as documented (TSC has no update).
 
-Writes are not retried blindly: when the answer to a create is lost (a dropped connection, a 502
-or 504), ``Writer`` reads back whether the task now exists before trying again, so a create is
-never duplicated. A delete that finds nothing (404) has already happened.
+Writes are not retried blindly: when the answer to a create is lost (a dropped connection, a
+timeout, a 502 or 504), ``Writer`` reads back whether the task now exists before trying again, so a
+create is never duplicated. Updates (the same request twice has the same effect) and deletes are
+sent again; a delete that then finds nothing (404) has already happened. Each gives up after
+``verify_attempts`` lost answers. (429 and 503 are retried below, in the transport: the server did
+nothing.)
 """
 
 from __future__ import annotations
@@ -79,6 +82,41 @@ class Writer:
         except Exception as error:
             raise translate_error(error, doing) from error
 
+    def _pause(self, attempt: int) -> None:
+        """Before reading back or resending after a lost answer: let the server finish what it got."""
+        time.sleep(min(5.0, 2 * self.conn.settings.retry.base * (attempt + 1)))
+
+    def _resend(self, doing: str, send: Callable[[], Any], *, gone_is_done: bool = False,
+                settled: Callable[[], bool] | None = None) -> Any:
+        """An idempotent write (an update, a delete): when its answer is lost, send it again.
+
+        With ``gone_is_done`` (deletes), a 404 means it is already gone: done, not failed. When the last
+        answer is lost too, ``settled`` (a read) says whether the change is in effect anyway: then it is
+        done, and the journal says so, rather than "failed" for a change that was made.
+        """
+        for attempt in range(self.verify_attempts):
+            try:
+                return send()
+            except Exception as error:
+                if gone_is_done and _not_found(error):
+                    return None
+                if not _answer_lost(error):
+                    raise translate_error(error, doing) from error
+                if attempt + 1 == self.verify_attempts:
+                    if settled is not None:
+                        self._pause(attempt)
+                        if self._settled(settled):
+                            return None
+                    raise translate_error(error, doing) from error
+                self._pause(attempt)
+        return None  # not reached: the last attempt returns or raises
+
+    def _settled(self, check: Callable[[], bool]) -> bool:
+        try:
+            return check()
+        except Exception:  # the read failed too: the outcome stays unknown, the write's error stands
+            return False
+
     def _put(self, url: str, body: str) -> Any:
         return self.conn.server.tasks.put_request(url, body.encode())
 
@@ -91,8 +129,8 @@ class Writer:
     # -- site --------------------------------------------------------------------------------
     def set_site_mode(self, mode: str) -> None:
         body = f"<tsRequest><site extractEncryptionMode={quoteattr(mode)} /></tsRequest>"
-        self._call(f"setting the site's extract encryption mode to {mode}",
-                   lambda: self._put(self.conn.site_url, body))
+        self._resend(f"setting the site's extract encryption mode to {mode}",
+                     lambda: self._put(self.conn.site_url, body))
 
     def reencrypt_extracts(self) -> None:
         self._call("re-encrypting the site's extracts",
@@ -121,13 +159,15 @@ class Writer:
                 schedule_id = node.get("id", "") if node is not None else ""
                 break
             except Exception as error:
-                if not _answer_lost(error) or attempt + 1 == self.verify_attempts:
+                if not _answer_lost(error):
                     raise translate_error(error, doing) from error
+                self._pause(attempt)
                 existing = self.find_schedule_id(name)
                 if existing:
                     schedule_id = existing
                     break
-                time.sleep(0.5 * (attempt + 1))
+                if attempt + 1 == self.verify_attempts:
+                    raise translate_error(error, doing) from error
         if str(spec.get("state", "active")) != "active":
             self.update_schedule(schedule_id, name, spec)
         return schedule_id
@@ -142,23 +182,24 @@ class Writer:
 
     def update_schedule(self, schedule_id: str, name: str, spec: dict[str, Any]) -> None:
         body = self._schedule_xml(name, spec, with_state=True)
-        self._call(f"updating schedule {name!r}",
-                   lambda: self._put(f"{self.conn.base_url}/schedules/{schedule_id}", body))
+        self._resend(f"updating schedule {name!r}",
+                     lambda: self._put(f"{self.conn.base_url}/schedules/{schedule_id}", body))
 
     def delete_schedule(self, schedule_id: str, name: str) -> None:
-        try:
-            self._delete(f"{self.conn.base_url}/schedules/{schedule_id}")
-        except Exception as error:
-            if _not_found(error):
-                return
-            raise translate_error(error, f"deleting schedule {name!r}") from error
+        def gone() -> bool:
+            root = self.conn.server.tasks.get_request(f"{self.conn.base_url}/schedules?pageSize=1000&pageNumber=1")
+            return all(node.get("id") != schedule_id for node in wire.parse(root.content).iter(wire.tag("schedule")))
+
+        self._resend(f"deleting schedule {name!r}",
+                     lambda: self._delete(f"{self.conn.base_url}/schedules/{schedule_id}"), gone_is_done=True,
+                     settled=gone)
 
     # -- items ---------------------------------------------------------------------------------
     def set_item_encrypt(self, kind: str, item_id: str, encrypt: bool, label: str) -> None:
         body = f'<tsRequest><{kind} encryptExtracts="{str(encrypt).lower()}" /></tsRequest>'
         verb = "encrypting" if encrypt else "decrypting"
-        self._call(f"{verb} the extracts of {kind} {label!r}",
-                   lambda: self._put(f"{self.conn.site_url}/{kind}s/{item_id}", body))
+        self._resend(f"{verb} the extracts of {kind} {label!r}",
+                     lambda: self._put(f"{self.conn.site_url}/{kind}s/{item_id}", body))
 
     # -- tasks ---------------------------------------------------------------------------------
     def create_task(self, kind: str, item_id: str, task_type: str, label: str, *,
@@ -197,12 +238,14 @@ class Writer:
                 response = send()
                 break
             except Exception as error:
-                if not _answer_lost(error) or attempt + 1 == self.verify_attempts:
+                if not _answer_lost(error):
                     raise translate_error(error, doing) from error
-                time.sleep(0.5 * (attempt + 1))
+                self._pause(attempt)
                 found = self._call(f"checking whether {doing} happened", exists)
                 if found:
                     return str(found)
+                if attempt + 1 == self.verify_attempts:
+                    raise translate_error(error, doing) from error
         root = wire.parse(response.content)
         for warning in root.iter(wire.tag("warning")):
             raise TableauRequestError(f"{doing}: {warning.get('message', 'the server answered with a warning')}")
@@ -216,16 +259,18 @@ class Writer:
         kind_type = "IncrementalRefresh" if task_type == "incremental" else "FullRefresh"
         body = (f'<tsRequest><extractRefresh type="{kind_type}"><{kind} id={quoteattr(item_id)} /></extractRefresh>'
                 f'<schedule frequency="{frequency}">{details}</schedule></tsRequest>')
-        self._call(f"updating the refresh task {task_id} of {kind} {label!r}",
-                   lambda: self._post(f"{self.conn.site_url}/tasks/extractRefreshes/{task_id}", body))
+        def done() -> bool:
+            return any(t.id == task_id and t.type == task_type and t.recurrence == recurrence
+                       for t in self.list_tasks())
+
+        self._resend(f"updating the refresh task {task_id} of {kind} {label!r}",
+                     lambda: self._post(f"{self.conn.site_url}/tasks/extractRefreshes/{task_id}", body), settled=done)
 
     def delete_task(self, task_id: str, label: str) -> None:
-        try:
-            self._delete(f"{self.conn.site_url}/tasks/extractRefreshes/{task_id}")
-        except Exception as error:
-            if _not_found(error):
-                return  # already gone: a retried delete, or someone else's
-            raise translate_error(error, f"deleting refresh task {task_id} of {label!r}") from error
+        # A 404 means already gone: a resent delete whose first answer was lost, or someone else's.
+        self._resend(f"deleting refresh task {task_id} of {label!r}",
+                     lambda: self._delete(f"{self.conn.site_url}/tasks/extractRefreshes/{task_id}"), gone_is_done=True,
+                     settled=lambda: all(t.id != task_id for t in self.list_tasks()))
 
     def list_tasks(self) -> list[LiveTask]:
         response = self._call("listing extract refresh tasks", lambda: self.conn.server.tasks.get_request(
