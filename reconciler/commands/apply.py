@@ -12,10 +12,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from reconciler.apply import ApplyResult, Outcome, TaskMover, apply_plan
 from reconciler.commands.common import ConnectionOptions, Output, resolve_settings
-from reconciler.commands.plan import read_and_plan
-from reconciler.errors import ApplyFailed, PlanError, StalePlanError, UsageError
+from reconciler.commands.plan import describe_gaps, read_and_plan
+from reconciler.errors import ApplyFailed, PlanError, ReconcilerError, StalePlanError, UsageError
 from reconciler.model import LiveState
-from reconciler.plan import Action, Plan, ResourceChange, plan_from_json, stale_objects
+from reconciler.plan import Action, Plan, ResourceChange, permission_gaps, plan_from_json, stale_objects
 from reconciler.plan.addresses import SITE_MODE, encrypt_address, quote, schedule_address
 from reconciler.plan.fingerprint import item_key, schedule_key, tasks_key
 from reconciler.report import render_plan_text
@@ -174,6 +174,9 @@ def apply(paths: Sequence[Path], options: ConnectionOptions, *, auto_approve: bo
         moves = sum(1 for c in plan.changes if c.kind == "task" and c.action is Action.MOVE)
         if live.flavor != "cloud" and (moves or move_strategy == "vizportal"):
             output.result(_strategy_note(move_strategy, moves))
+        gaps = permission_gaps(plan, live)
+        if gaps:
+            raise ReconcilerError(describe_gaps(live, gaps, "nothing was applied"))
         if plan.exceeds_max_deletes and not allow_mass_delete:
             raise UsageError(
                 f"The plan deletes {plan.delete_count} objects, more than policy.max_deletes ({plan.max_deletes}). "

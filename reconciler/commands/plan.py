@@ -8,7 +8,7 @@ from pathlib import Path
 from reconciler.commands.common import ConnectionOptions, Output, atomic_write, resolve_settings
 from reconciler.errors import UsageError
 from reconciler.model import DesiredState, LiveState
-from reconciler.plan import Plan, make_plan, plan_to_json
+from reconciler.plan import PermissionGap, Plan, make_plan, permission_gaps, plan_to_json
 from reconciler.report import render_plan_json, render_plan_markdown, render_plan_text
 from reconciler.spec import for_flavor, load_desired
 from reconciler.tableau.connect import Connection, connect
@@ -26,6 +26,16 @@ def read_and_plan(conn: Connection, desired: DesiredState, output: Output, targe
     return desired, live, make_plan(desired, live, targets)
 
 
+def describe_gaps(live: LiveState, gaps: Sequence[PermissionGap], outcome: str) -> str:
+    """One paragraph and a list: who is signed in, and which changes their role does not allow."""
+    user = live.user
+    who = f"{user.name!r} ({user.role})" if user is not None else "the signed-in user"
+    lines = [f"{who} lacks the permission for {len(gaps)} of the planned changes; {outcome}. Run it as an "
+             "administrator, or remove these changes from the files:"]
+    lines += [f"  {gap.address}: {gap.reason}" for gap in gaps]
+    return "\n".join(lines)
+
+
 def plan(paths: Sequence[Path], options: ConnectionOptions, *, out: Path | None = None, fmt: str = "text",
          detailed_exitcode: bool = False, targets: Sequence[str] = ()) -> int:
     if fmt not in FORMATS:
@@ -33,13 +43,16 @@ def plan(paths: Sequence[Path], options: ConnectionOptions, *, out: Path | None 
     output = Output(options.quiet)
     desired = load_desired(paths)
     with connect(resolve_settings(options, desired), warn=output.warn) as conn:
-        _, _, result = read_and_plan(conn, desired, output, targets)
+        _, live, result = read_and_plan(conn, desired, output, targets)
     if fmt == "json":
         output.result(render_plan_json(result))
     elif fmt == "markdown":
         output.result(render_plan_markdown(result))
     else:
         output.result(render_plan_text(result, color=output.color))
+    gaps = permission_gaps(result, live)
+    if gaps:
+        output.warn(describe_gaps(live, gaps, "apply would be refused"))
     if out is not None:
         atomic_write(out, plan_to_json(result))
         output.note(f"Saved the plan to {out}. Apply exactly these changes with: reconciler apply {out}")
