@@ -141,6 +141,9 @@ def _read_site(conn: Connection, desired: DesiredState | None, flavor: str | Non
         items_url = f"?fields={quote(ITEM_FIELDS, safe=',')}"
         site_future = pool.submit(reader.get, site, "reading the site")
         user_future = pool.submit(_read_user, reader, f"{site}/users/{conn.server.user_id}")
+        # Pruning a server schedule is safe only when no other site uses it: with one site, none does.
+        sites_future = pool.submit(_count_sites, reader, base) if (
+            flavor != "cloud" and desired is not None and desired.policy.prune) else None
         tasks_future = pool.submit(_read_tasks, reader, f"{site}/tasks/extractRefreshes")
         schedule_list = reader.paged(f"{base}/schedules", "schedule", "listing server schedules") \
             if flavor != "cloud" else None
@@ -195,7 +198,19 @@ def _read_site(conn: Connection, desired: DesiredState | None, flavor: str | Non
         schedules=tuple(sorted(schedules, key=lambda s: s.name)),
         tasks=tuple(sorted(tasks, key=lambda t: t.id)),
         user=user_future.result(),
+        shared_schedule_tasks=tuple((s.name, 0) for s in schedules)
+        if sites_future is not None and sites_future.result() == 1 else (),
     )
+
+
+def _count_sites(reader: _Reader, base: str) -> int | None:
+    """How many sites the server has (None when the user may not list them)."""
+    try:
+        root = reader.get(f"{base}/sites?pageSize=1", "listing sites")
+    except TableauRequestError:
+        return None
+    pagination = wire.find(root, "pagination")
+    return int(pagination.get("totalAvailable") or 0) if pagination is not None else None
 
 
 def _read_user(reader: _Reader, url: str) -> SignedInUser | None:

@@ -166,3 +166,22 @@ def test_a_targeted_apply_touches_only_its_target(server_emu: Emulator, cli: Any
     pending = cli("plan", file, "--detailed-exitcode")
     assert pending.code == 2
     assert "Sales/Customers" in pending.out and "Nightly 02:00" in pending.out and "Sales/Orders" not in pending.out
+
+
+def test_prune_deletes_unused_schedules_on_a_single_site_server(cli: Any, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """With one site on the server, no other site can use a schedule: prune may delete the unused ones."""
+    from tests.conftest import connect_env
+
+    with Emulator(flavor="server", seed="synthetic", datasources=3, workbooks=0, tasks=0, schedules=3, projects=1,
+                  job_seconds=0.0) as emu:
+        connect_env(monkeypatch, emu)
+        names = sorted(s.name for s in emu.store.schedules.values() if s.type == "Extract")
+        file = tmp_path / "site.yaml"
+        file.write_text("version: 1\npolicy:\n  prune: true\n")
+        planned = cli("plan", file)
+        assert planned.code == 0, planned.err
+        for name in names:
+            assert f'- schedule["{name}"] will be deleted' in planned.out
+        assert cli("apply", file, "--auto-approve").code == 0
+        assert not [s for s in emu.store.schedules.values() if s.type == "Extract"]
