@@ -8,14 +8,13 @@ run are raised together as one DesiredStateInvalid.
 
 from __future__ import annotations
 
-import gc
 import os
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
 from reconciler.errors import DesiredStateInvalid, Problem
+from reconciler.gcpause import gc_paused
 from reconciler.model import DesiredState, Source
 from reconciler.spec.build import build_fragment
 from reconciler.spec.interpolate import interpolator
@@ -38,21 +37,8 @@ def load_desired(paths: Sequence[str | Path], flavor: str | None = None,
     """
     if flavor is not None and flavor not in FLAVORS:
         raise DesiredStateInvalid([Problem(None, f"the flavor must be server or cloud, not {flavor!r}.")])
-    with _gc_paused():
+    with gc_paused():
         return _load(paths, flavor, env)
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    # Parsing allocates hundreds of thousands of small objects, none in cycles worth collecting
-    # meanwhile: the cyclic GC's repeated passes would otherwise take half of the time.
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _load(paths: Sequence[str | Path], flavor: str | None, env: Mapping[str, str] | None) -> DesiredState:

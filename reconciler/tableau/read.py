@@ -11,10 +11,8 @@ for the schedules that matter, concurrently.
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import replace
 from typing import Literal
 from urllib.parse import quote
@@ -27,6 +25,7 @@ from tableauserverclient.server.endpoint.exceptions import (
 )
 
 from reconciler.errors import ReconcilerError, TableauRequestError
+from reconciler.gcpause import gc_paused
 from reconciler.model import DesiredState, Item, LiveState, LiveTask, Project, Recurrence, Schedule, SignedInUser
 from reconciler.tableau import wire
 from reconciler.tableau.connect import Connection, translate_error
@@ -112,22 +111,8 @@ def read_site(conn: Connection, desired: DesiredState | None = None, *, flavor: 
     arrives), then the first page of each list, then the other pages, then the schedule details,
     which start as soon as the schedule list is known (for ``used``, once the task list is).
     """
-    with _gc_paused():
+    with gc_paused():
         return _read_site(conn, desired, flavor, schedule_details, schedule_names, parallelism, progress)
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector: parsing a large site makes hundreds of thousands of XML
-    elements and model objects, none in cycles, and the collector's repeated passes over them cost
-    more than the parsing (the spec loader does the same)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _read_site(conn: Connection, desired: DesiredState | None, flavor: str | None,
