@@ -160,17 +160,17 @@ class _Session(requests.Session):
 
     def __init__(self) -> None:
         super().__init__()
-        self._environment_settings: dict[Any, dict[str, Any]] = {}
+        self._environment_settings: dict[Any, Any] = {}
 
     def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any,
-                                   cert: Any) -> dict[str, Any]:
+                                   cert: Any) -> Any:  # requests' own TypedDict, private to its stubs
         if not self.trust_env or proxies:  # requests fills a caller's proxies in place: leave that be
             return super().merge_environment_settings(url, proxies, stream, verify, cert)
         parts = urlsplit(str(url))
         try:
             key = (parts.scheme, parts.netloc, stream, verify, cert,
                    tuple(sorted(self.proxies.items())), self.stream, self.verify, self.cert)
-            settings = self._environment_settings.get(key)
+            settings: Any = self._environment_settings.get(key)
         except TypeError:  # something unhashable: no caching
             return super().merge_environment_settings(url, proxies, stream, verify, cert)
         if settings is None:
