@@ -38,17 +38,6 @@ GOALS = ([{"schedule": "Nightly"}, {"schedule": "Work hours", "type": "increment
          [{"schedule": "Work hours"}])  # a move (Nightly → Work hours), a delete
 
 
-def _item_path(emu: Emulator, item_id: str) -> str:
-    store = emu.store
-    item = store.items[item_id]
-    parts = [item.name]
-    project = store.projects.get(item.project_id)
-    while project is not None:
-        parts.insert(0, project.name)
-        project = store.projects.get(project.parent_id) if project.parent_id else None
-    return "/".join(parts)
-
-
 def _write(path: Path, items: list[tuple[str, str]], tasks: list[list[dict[str, str]]]) -> Path:
     doc = {"version": 1, "schedules": SCHEDULES, "policy": {"max_deletes": 100000},
            "extracts": [{kind: item, "refresh": refresh} for (kind, item), refresh in zip(items, tasks, strict=True)]}
@@ -106,7 +95,8 @@ def main() -> int:
                      schedules=1, projects=5, job_seconds=0.0) as emu:
         workdir = Path(tmp)
         with emu.store.lock:
-            items = sorted(("datasource", _item_path(emu, i.id)) for i in emu.store.items.values() if i.has_extracts)
+            items = sorted(("datasource", emu.store.item_path(i.id))
+                           for i in emu.store.items.values() if i.has_extracts)
         env = {**os.environ, "TABLEAU_SERVER": emu.url, "TABLEAU_SITE": "", "TABLEAU_PAT_NAME": emu.pat_name,
                "TABLEAU_PAT_SECRET": emu.pat_secret}
         for name in ("TABLEAU_USERNAME", "TABLEAU_PASSWORD", "TABLEAU_JWT"):

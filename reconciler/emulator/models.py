@@ -252,6 +252,16 @@ class Store:
                     self.items[item.id] = replace(item, updated_at=done_at)
             self._changed("job.finished", job.site_id, job.id, str(code))
 
+    def item_path(self, item_id: str) -> str:
+        """``Project/Sub-project/Name`` of an item, as a client names it."""
+        item = self.items[item_id]
+        parts = [item.name]
+        project = self.projects.get(item.project_id)
+        while project is not None:
+            parts.insert(0, project.name)
+            project = self.projects.get(project.parent_id) if project.parent_id else None
+        return "/".join(parts)
+
     def remove_task(self, task: Task) -> None:
         """Delete a task and record it (callers hold the lock)."""
         del self.tasks[task.id]

@@ -16,14 +16,7 @@ def site_id(emu: Emulator, content_url: str = "") -> str:
 
 
 def item_path(emu: Emulator, kind: str, item_id: str) -> str:
-    store = emu.store
-    item = store.items[item_id]
-    parts = [item.name]
-    project = store.projects.get(item.project_id)
-    while project is not None:
-        parts.insert(0, project.name)
-        project = store.projects.get(project.parent_id) if project.parent_id else None
-    return "/".join(parts)
+    return emu.store.item_path(item_id)
 
 
 def tasks_on(emu: Emulator, path: str, kind: str = "datasource", content_url: str = "") -> Counter[tuple[str, str]]:
