@@ -17,7 +17,7 @@ from reconciler.errors import ReconcilerError, TableauRequestError
 from reconciler.model import Item, split_path
 from reconciler.tableau import wire
 from reconciler.tableau.connect import Connection, translate_error
-from reconciler.tableau.read import PAGE_SIZE
+from reconciler.tableau.read import PAGE_SIZE, list_all, project_tree
 
 __all__ = ["JobStart", "JobStatus", "find_item", "find_task", "get_job", "run_task", "start_refresh"]
 
@@ -113,47 +113,17 @@ def find_task(conn: Connection, task_id: str) -> str:
 
 def _all_paths(conn: Connection, kind: str, paths: dict[str, tuple[str, ...]]) -> list[str]:
     """Every item's path, for suggestions when a reference matches nothing (an error path: cost is fine)."""
-    out: list[str] = []
-    page = 1
-    while page <= 1000:
-        root = wire.parse(_get(conn, f"{conn.site_url}/{kind}s?fields=id,name,project.id&pageSize={PAGE_SIZE}"
-                               f"&pageNumber={page}", f"listing {kind}s"))
-        for node in root.iter(wire.tag(kind)):
-            project = wire.find(node, "project")
-            out.append("/".join((*paths.get(project.get("id", "") if project is not None else "", ()),
-                                 node.get("name", ""))))
-        pagination = wire.find(root, "pagination")
-        total = int(pagination.get("totalAvailable") or 0) if pagination is not None else 0
-        if page * PAGE_SIZE >= total:
-            break
-        page += 1
+    out = []
+    for node in list_all(conn, f"{conn.site_url}/{kind}s?fields=id,name,project.id", kind, f"listing {kind}s"):
+        project = wire.find(node, "project")
+        out.append("/".join((*paths.get(project.get("id", "") if project is not None else "", ()),
+                             node.get("name", ""))))
     return out
 
 
 def _project_paths(conn: Connection) -> dict[str, tuple[str, ...]]:
-    raw: dict[str, tuple[str, str | None]] = {}
-    page = 1
-    while page <= 1000:  # bounded: a million projects is beyond any site
-        root = wire.parse(_get(conn, f"{conn.site_url}/projects?pageSize={PAGE_SIZE}&pageNumber={page}",
-                               "listing projects"))
-        for node in root.iter(wire.tag("project")):
-            raw[node.get("id", "")] = (node.get("name", ""), node.get("parentProjectId") or None)
-        pagination = wire.find(root, "pagination")
-        total = int(pagination.get("totalAvailable") or 0) if pagination is not None else 0
-        if page * PAGE_SIZE >= total:
-            break
-        page += 1
-    paths: dict[str, tuple[str, ...]] = {}
-
-    def path(pid: str, depth: int = 0) -> tuple[str, ...]:
-        if pid not in paths:
-            name, parent = raw[pid]
-            paths[pid] = (*(path(parent, depth + 1) if parent in raw and depth < 64 else ()), name)
-        return paths[pid]
-
-    for pid in raw:
-        path(pid)
-    return paths
+    nodes = list_all(conn, f"{conn.site_url}/projects", "project", "listing projects")
+    return {project.id: project.path for project in project_tree(nodes)}
 
 
 def _job_id(content: bytes) -> str:

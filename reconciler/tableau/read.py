@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import replace
 from typing import Literal
 from urllib.parse import quote
 from xml.etree import ElementTree as ET
@@ -30,7 +29,7 @@ from reconciler.model import DesiredState, Item, LiveState, LiveTask, Project, R
 from reconciler.tableau import wire
 from reconciler.tableau.connect import Connection, translate_error
 
-__all__ = ["PAGE_SIZE", "READ_PARALLELISM", "ScheduleDetails", "read_site"]
+__all__ = ["PAGE_SIZE", "READ_PARALLELISM", "ScheduleDetails", "list_all", "project_tree", "read_site"]
 
 PAGE_SIZE = 1000
 #: Requests in flight at once while reading. Most of a read is waiting: 300 schedule details at
@@ -93,6 +92,12 @@ class _Paged:
         assert self.rest is not None
         pages = [self.first.result(), *(f.result() for f in self.rest)]
         return [node for p in pages for node in p.iter(wire.tag(self.element))]
+
+
+def list_all(conn: Connection, url: str, element: str, doing: str) -> list[ET.Element]:
+    """Every ``element`` of a paged list, pages after the first fetched concurrently (never a QuerySet)."""
+    with ThreadPoolExecutor(max_workers=4, thread_name_prefix="list") as pool:
+        return _Reader(conn, pool).paged(url, element, doing).nodes()
 
 
 def read_site(conn: Connection, desired: DesiredState | None = None, *, flavor: str | None = None,
@@ -161,7 +166,7 @@ def _read_site(conn: Connection, desired: DesiredState | None, flavor: str | Non
 
         if listed is not None and schedule_details != "used":
             read_details(())  # needs no task: start now
-        projects = _projects(lists["project"].nodes())
+        projects = project_tree(lists["project"].nodes())
         by_project = {p.id: p for p in projects}
         items = [_item(node, kind, by_project) for kind in ("datasource", "workbook")
                  for node in lists[kind].nodes()]
@@ -269,7 +274,8 @@ def _wanted_schedules(listed: Iterable[tuple[str, Schedule]], desired: DesiredSt
     return wanted & names
 
 
-def _projects(nodes: list[ET.Element]) -> list[Project]:
+def project_tree(nodes: list[ET.Element]) -> list[Project]:
+    """Projects with their full paths, from the ``<project>`` elements of a project list."""
     raw = {n.get("id", ""): (n.get("name", ""), n.get("parentProjectId") or None) for n in nodes}
     paths: dict[str, tuple[str, ...]] = {}
 
@@ -306,10 +312,3 @@ def _item(node: ET.Element, kind: str, projects: dict[str, Project]) -> Item:
         has_extracts=(node.get("hasExtracts") or "").lower() == "true",
         owner_id=owner.get("id") if (owner := node.find(_OWNER)) is not None else None,
     )
-
-
-def with_schedules(live: LiveState, schedules: Iterable[Schedule]) -> LiveState:
-    """The same live state with some schedules replaced (after reading their details)."""
-    by_name = {s.name: s for s in live.schedules}
-    by_name.update({s.name: s for s in schedules})
-    return replace(live, schedules=tuple(sorted(by_name.values(), key=lambda s: s.name)))
