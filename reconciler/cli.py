@@ -51,6 +51,11 @@ CaBundle = Annotated[Path | None, typer.Option("--ca-bundle",
 Insecure = Annotated[bool, typer.Option("--insecure", help="Do not verify TLS certificates (dangerous; warns).")]
 Debug = Annotated[bool, typer.Option("--debug", help="Show tracebacks and an HTTP trace (secrets redacted).")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors and the essential result.")]
+MoveStrategy = Annotated[str, typer.Option(
+    "--server-move-strategy",
+    help="How a Tableau Server task changes schedule: rest (add to the new schedule, then delete the old task; "
+         "makes a full refresh, so incremental tasks are refused) or vizportal (in place with Tableau's "
+         "undocumented web API, keeping the task's type and history; username and password only).")]
 
 
 def _connection(server: str | None, site: str | None, api_version: str | None, ca_bundle: Path | None,
@@ -58,10 +63,6 @@ def _connection(server: str | None, site: str | None, api_version: str | None, c
     _state["debug"] = debug
     return ConnectionOptions(server=server, site=site, api_version=api_version, ca_bundle=ca_bundle,
                              insecure=insecure, debug=debug, quiet=quiet)
-
-
-def _not_implemented(name: str) -> int:
-    raise ReconcilerError(f"`reconciler {name}` is not implemented yet.")
 
 
 @app.command()
@@ -92,10 +93,14 @@ def plan(
                                                     help="Exit 2 when there are changes, 0 when none.")] = False,
     target: Annotated[list[str] | None, typer.Option("--target", help="Limit to a schedule, item or project: "
                                                         "schedule:NAME, datasource:PATH, workbook:PATH, project:PATH.")] = None,  # noqa: E501
+    server_move_strategy: MoveStrategy = "rest",
     server: Server = None, site: Site = None, api_version: ApiVersion = None, ca_bundle: CaBundle = None,
     insecure: Insecure = False, debug: Debug = False, quiet: Quiet = False,
 ) -> None:
     """Read the site and show what apply would change.
+
+    On Tableau Server a plan that would create an incremental task, change a task's type, or move an
+    incremental task through REST is refused: Tableau's REST API would silently make a full refresh.
 
     Exit codes: 0 success (with --detailed-exitcode: no changes), 1 error, 2 changes (--detailed-exitcode).
     """
@@ -103,7 +108,7 @@ def plan(
     from reconciler.commands.plan import plan as run
 
     raise typer.Exit(run(paths, options, out=out, fmt=fmt, detailed_exitcode=detailed_exitcode,
-                         targets=target or ()))
+                         targets=target or (), move_strategy=server_move_strategy))
 
 
 @app.command()
@@ -115,8 +120,7 @@ def apply(
     journal: Annotated[Path | None, typer.Option("--journal", help="Record every action's outcome as JSON lines.")] = None,  # noqa: E501
     allow_mass_delete: Annotated[bool, typer.Option("--allow-mass-delete",
                                                     help="Allow more deletes than policy.max_deletes.")] = False,
-    server_move_strategy: Annotated[str, typer.Option("--server-move-strategy",
-                                                      help="rest (add then delete) or vizportal (in place).")] = "rest",
+    server_move_strategy: MoveStrategy = "rest",
     target: Annotated[list[str] | None, typer.Option(
         "--target", help="Apply only the changes to a schedule, item or project (as plan --target); not with a "
                          "saved plan.")] = None,

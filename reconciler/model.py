@@ -20,6 +20,7 @@ __all__ = [
     "HOURLY_EVERY_MINUTES",
     "ITEM_KINDS",
     "OCCURRENCES",
+    "UNREPORTED",
     "WEEKDAYS",
     "DesiredState",
     "Extract",
@@ -35,6 +36,7 @@ __all__ = [
     "Recurrence",
     "RefreshTask",
     "Schedule",
+    "ScheduleRef",
     "SignedInUser",
     "Source",
     "format_every",
@@ -57,6 +59,9 @@ SCHEDULE_STATES: tuple[str, ...] = ("active", "suspended")
 #: The intervals Tableau offers, in minutes.
 HOURLY_EVERY_MINUTES: tuple[int, ...] = (15, 30, 60, 120, 240, 360, 480, 720)
 DAILY_EVERY_MINUTES: tuple[int, ...] = (120, 240, 360, 480, 720, 1440)
+
+#: Stands for a value Tableau does not report, in ``to_dict`` forms (never written to Tableau).
+UNREPORTED = "not reported by Tableau"
 
 _TIME = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
 _EVERY = re.compile(r"^\s*(\d+)\s*(m|min|h)\s*$")
@@ -121,7 +126,10 @@ class Recurrence:
     - ``hourly``: ``every`` in HOURLY_EVERY_MINUTES, ``start``..``end`` window, ``weekdays``.
     - ``daily``: ``every`` in DAILY_EVERY_MINUTES (1440 = once a day); ``end`` only when every < 1440.
     - ``weekly``: ``weekdays`` (Server: one or more; Cloud: exactly one).
-    - ``monthly``: ``month_days`` (1..31 and/or ``"last"``) or ``on`` = (occurrence, weekday).
+    - ``monthly``: ``month_days`` (1..31 and/or ``"last"``) or ``on`` = (occurrence, weekday); or, when
+      ``days_unknown``, neither: Tableau Server answers a multi-day monthly schedule made in its web UI as
+      ``<interval monthDay="Customized Monthly"/>`` without the days (docs/tableau-behaviour.md,
+      "Customized Monthly"), so the days are not known and must never be compared or written.
 
     For hourly and daily, no weekdays means every day: the field then holds all seven.
     """
@@ -133,6 +141,7 @@ class Recurrence:
     weekdays: tuple[str, ...] = ()
     month_days: tuple[int | str, ...] = ()
     on: tuple[str, str] | None = None
+    days_unknown: bool = False
 
     def __post_init__(self) -> None:
         frequency = self.frequency.lower()
@@ -173,6 +182,8 @@ class Recurrence:
             return f"weekly at {self.start} on {', '.join(d.capitalize() for d in self.weekdays)}"
         if self.on is not None:
             return f"monthly at {self.start} on the {self.on[0]} {self.on[1].capitalize()}"
+        if self.days_unknown:
+            return f"monthly at {self.start} on days Tableau does not report"
         numbered = ", ".join(str(d) for d in self.month_days if d != "last")
         parts = [f"day {numbered}"] if numbered else []
         if "last" in self.month_days:
@@ -195,6 +206,8 @@ class Recurrence:
             out["month_days"] = list(self.month_days)
         if self.on is not None:
             out["on"] = {"occurrence": self.on[0], "weekday": self.on[1]}
+        if self.days_unknown:
+            out["month_days"] = UNREPORTED
         return out
 
 
@@ -226,6 +239,14 @@ class Schedule:
         out = self.recurrence.to_dict()
         out.update(priority=self.priority, execution=self.execution, state=self.state)
         return out
+
+
+@dataclass(frozen=True)
+class ScheduleRef:
+    """A server schedule named in ``referenced_schedules:``: used by the files, managed by someone else."""
+
+    name: str
+    source: Source | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -307,6 +328,9 @@ class DesiredState:
     encryption_mode: str | None = None
     encryption_source: Source | None = field(default=None, compare=False)
     schedules: tuple[Schedule, ...] = ()
+    #: Server schedules the files use without managing them (``referenced_schedules:``): owned by the
+    #: server's administrators, or not fully readable. Checked to exist; never changed or deleted.
+    referenced_schedules: tuple[ScheduleRef, ...] = ()
     extracts: tuple[Extract, ...] = ()
     policy: Policy = Policy()
     files: tuple[str, ...] = ()
@@ -336,7 +360,8 @@ class Item:
     project: tuple[str, ...]
     project_id: str | None = None
     encrypt: bool = False
-    has_extracts: bool = False
+    #: None when the server did not say (the ``hasExtracts`` field was absent).
+    has_extracts: bool | None = False
     #: The owner's LUID (decides what a non-administrator may change).
     owner_id: str | None = field(default=None, compare=False)
 

@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from reconciler.apply import ApplyResult, Outcome, TaskMover, apply_plan
 from reconciler.commands.common import ConnectionOptions, Output, resolve_settings
-from reconciler.commands.plan import describe_gaps, read_and_plan
+from reconciler.commands.plan import check_move_strategy, describe_gaps, read_and_plan
 from reconciler.errors import ApplyFailed, PlanError, ReconcilerError, StalePlanError, UsageError
 from reconciler.model import LiveState
 from reconciler.plan import Action, Plan, ResourceChange, permission_gaps, plan_from_json, stale_objects
@@ -31,7 +31,6 @@ from reconciler.tableau.vizportal import (
 )
 from reconciler.tableau.write import Writer
 
-MOVE_STRATEGIES = ("rest", "vizportal")
 VIZPORTAL_FEATURE = "--server-move-strategy vizportal"
 
 
@@ -134,11 +133,23 @@ def _check_saved_changes(saved: Plan, live: LiveState) -> None:
                 raise _edited(change, f"task {task_id} is not a task of {kind} {item.path!r}")
 
 
+def _check_saved_moves(saved: Plan, move_strategy: str) -> None:
+    """A saved plan may move incremental Server tasks only in place: refuse it with the REST strategy."""
+    if saved.flavor == "cloud" or move_strategy == "vizportal":
+        return
+    incremental = [c.address for c in saved.changes if c.kind == "task" and c.action is Action.MOVE
+                   and (c.before or {}).get("type") == "incremental"]
+    if incremental:
+        raise UsageError(
+            f"This saved plan moves {len(incremental)} incremental task(s) ({', '.join(incremental[:3])}"
+            f"{', ...' if len(incremental) > 3 else ''}); through REST each would become a full refresh. It was "
+            "made with --server-move-strategy vizportal: apply it with the same flag. Nothing was applied.")
+
+
 def apply(paths: Sequence[Path], options: ConnectionOptions, *, auto_approve: bool = False, parallelism: int = 4,
           journal: Path | None = None, allow_mass_delete: bool = False, move_strategy: str = "rest",
           targets: Sequence[str] = ()) -> int:
-    if move_strategy not in MOVE_STRATEGIES:
-        raise UsageError(f"--server-move-strategy must be rest or vizportal, not {move_strategy!r}.")
+    check_move_strategy(move_strategy)
     output = Output(options.quiet)
     if targets and _is_saved_plan(paths):
         raise UsageError("--target limits a plan made from files; a saved plan is applied exactly as it was saved. "
@@ -162,10 +173,11 @@ def apply(paths: Sequence[Path], options: ConnectionOptions, *, auto_approve: bo
                                  schedule_names=names)
             _check_fresh(saved, live, conn)
             _check_saved_changes(saved, live)
+            _check_saved_moves(saved, move_strategy)
             plan = saved
         else:
             assert desired is not None
-            _, live, plan = read_and_plan(conn, desired, output, targets)
+            _, live, plan = read_and_plan(conn, desired, output, targets, move_strategy=move_strategy)
         if move_strategy == "vizportal":
             require_server_flavor(live.flavor, VIZPORTAL_FEATURE, settings.server)
         output.result(render_plan_text(plan, color=output.color))

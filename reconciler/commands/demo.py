@@ -106,7 +106,7 @@ def demo(job_seconds: float = 1.5) -> int:
             narrator.chapter(
                 "A Tableau Server to practise on",
                 f"The built-in emulator is serving a demo site at {emu.url}: a dozen projects, about 40 data "
-                "sources and 20 workbooks, 13 server schedules and 46 refresh tasks. It speaks Tableau's REST API, "
+                "sources and 20 workbooks, 14 server schedules and 47 refresh tasks. It speaks Tableau's REST API, "
                 "so reconciler talks to it through tableauserverclient exactly as it would to your server.\n"
                 f"The desired state of the Sales project is in {site_file} (kept in git in real life).")
             narrator.chapter("Check the files, offline", "validate never touches the network.",

@@ -15,15 +15,22 @@ from reconciler.tableau.connect import Connection, connect
 from reconciler.tableau.read import ScheduleDetails, read_site
 
 FORMATS = ("text", "json", "markdown")
+MOVE_STRATEGIES = ("rest", "vizportal")
+
+
+def check_move_strategy(strategy: str) -> None:
+    if strategy not in MOVE_STRATEGIES:
+        raise UsageError(f"--server-move-strategy must be rest or vizportal, not {strategy!r}.")
 
 
 def read_and_plan(conn: Connection, desired: DesiredState, output: Output, targets: Sequence[str] = (),
-                  details: ScheduleDetails = "declared") -> tuple[DesiredState, LiveState, Plan]:
-    """Read the site and make the plan: the first half of plan, apply and drift."""
+                  details: ScheduleDetails = "declared", *, move_strategy: str = "rest",
+                  strict: bool = True) -> tuple[DesiredState, LiveState, Plan]:
+    """Read the site and make the plan: the first half of plan, apply and drift (``strict=False``)."""
     with output.status(f"Reading {conn.settings.server} ..."):
         live = read_site(conn, desired, flavor=desired.flavor, schedule_details=details)
     desired = for_flavor(desired, live.flavor)
-    return desired, live, make_plan(desired, live, targets)
+    return desired, live, make_plan(desired, live, targets, server_moves=move_strategy, strict=strict)
 
 
 def describe_gaps(live: LiveState, gaps: Sequence[PermissionGap], outcome: str) -> str:
@@ -37,13 +44,14 @@ def describe_gaps(live: LiveState, gaps: Sequence[PermissionGap], outcome: str) 
 
 
 def plan(paths: Sequence[Path], options: ConnectionOptions, *, out: Path | None = None, fmt: str = "text",
-         detailed_exitcode: bool = False, targets: Sequence[str] = ()) -> int:
+         detailed_exitcode: bool = False, targets: Sequence[str] = (), move_strategy: str = "rest") -> int:
     if fmt not in FORMATS:
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}.")
+    check_move_strategy(move_strategy)
     output = Output(options.quiet)
     desired = load_desired(paths)
     with connect(resolve_settings(options, desired), warn=output.warn) as conn:
-        _, live, result = read_and_plan(conn, desired, output, targets)
+        _, live, result = read_and_plan(conn, desired, output, targets, move_strategy=move_strategy)
     if fmt == "json":
         output.result(render_plan_json(result))
     elif fmt == "markdown":

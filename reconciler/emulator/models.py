@@ -127,6 +127,9 @@ class Schedule:
     created_at: float
     updated_at: float
     vizportal_id: int = 0
+    customized_monthly: bool = False
+    """Made in the web UI on several days of the month: Get Server Schedule answers its days as
+    `<interval monthDay="Customized Monthly"/>` (ledger: "Customized Monthly")."""
 
 
 @dataclass(frozen=True, slots=True)

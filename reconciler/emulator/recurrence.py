@@ -7,11 +7,13 @@ Rules enforced (409004 with the reason in `detail`), per the REST reference and 
   hours 1/2/4/6/8/12 (Server); weekDay intervals optional (Server 2023.3.5+).
 * Daily: optional hours 2/4/6/8/12/24; below 24 an `end` is required; weekDays optional (Server).
 * Weekly: 1..7 weekDays (Server).
-* Monthly: monthDay 1..31 (several) or LastDay (alone), or one weekDay + monthDay First..Fifth/Last
-  (TSC's split form `<interval monthDay="First"/><interval monthDay="Monday"/>` is accepted too).
+* Monthly: monthDay 1..31 (several) or LastDay (alone), or one weekDay + monthDay First..Fifth/Last/LastDay
+  ("last Friday" is documented as LastDay + weekDay; TSC sends Last; TSC's split form
+  `<interval monthDay="First"/><interval monthDay="Monday"/>` is accepted too). Answered as sent.
 * Cloud additionally: Hourly and Daily need at least one weekDay; Daily needs an hours interval
-  (a once-daily task is `hours="24"`); Weekly exactly one weekDay; Hourly only minutes 15/30/60 or
-  hours 1 (longer gaps are Daily with hours).
+  (a once-daily task is `hours="24"`); Weekly exactly one weekDay; Hourly only every 60 minutes
+  (`hours="1"` or `minutes="60"`: Create Cloud Extract Refresh Task; longer gaps are Daily with hours).
+  The ledger (docs/tableau-behaviour.md) has the sources.
 """
 
 from __future__ import annotations
@@ -166,8 +168,10 @@ def _hourly(hours: list[int], minutes: list[int], end: str | None, cloud: bool) 
     if len(hours) + len(minutes) != 1:
         raise _bad("An Hourly schedule needs exactly one hours or minutes interval.")
     if minutes:
-        if minutes[0] not in (15, 30, 60):
-            raise _bad(f"Invalid minutes interval '{minutes[0]}'. Valid values are 15, 30 or 60.")
+        allowed_minutes = (60,) if cloud else (15, 30, 60)
+        if minutes[0] not in allowed_minutes:
+            raise _bad(f"Invalid minutes interval '{minutes[0]}'. Valid values are "
+                       f"{', '.join(map(str, allowed_minutes))}.")
         return ((("hours", "1"),),) if minutes[0] == 60 else ((("minutes", str(minutes[0])),),)
     allowed = (1,) if cloud else (1, 2, 4, 6, 8, 12)
     if hours[0] not in allowed:
@@ -182,11 +186,11 @@ def _monthly(monthdays: list[str], weekdays: list[str], other: list[int]) -> tup
         raise _bad("Monthly schedules take monthDay intervals only.")
     if not monthdays:
         raise _bad("A Monthly schedule requires a monthDay interval.")
-    occurrences = [d for d in monthdays if d in OCCURRENCES and d != "LastDay"]
+    occurrences = [d for d in monthdays if d in OCCURRENCES and (d != "LastDay" or weekdays)]
     if weekdays or occurrences:
         if len(weekdays) != 1 or len(occurrences) != 1 or len(monthdays) != 1:
             raise _bad("A Monthly weekday schedule needs exactly one weekDay and one monthDay "
-                       "of First, Second, Third, Fourth, Fifth or Last.")
+                       "of First, Second, Third, Fourth, Fifth, Last or LastDay.")
         return ((("monthDay", occurrences[0]), ("weekDay", weekdays[0])),)
     if "LastDay" in monthdays:
         if len(monthdays) != 1:

@@ -178,9 +178,10 @@ class ScheduleResponses(BaseResponses):
         found_kind, item_id = _target(refresh_el)
         if found_kind != kind:
             raise EmulatorError.bad_request(f"This endpoint takes a <{kind}>, not a <{found_kind}>.")
-        incremental = bool(boolean(refresh_el.get("incremental"), "incremental"))
+        # Read (and so validated) like Tableau reads it, then ignored: the new task is a full refresh.
+        boolean(refresh_el.get("incremental"), "incremental")
         schedule_id = req.params["schedule_id"]
-        scheduling.add_to_schedule(self.store, user, site_id, schedule_id, kind, item_id, incremental)
+        scheduling.add_to_schedule(self.store, user, site_id, schedule_id, kind, item_id)
         # As documented: no task id in the answer; clients list the tasks to learn it.
         return ok(f'<task><extractRefresh><schedule id="{schedule_id}"/><{kind} id="{item_id}"/>'
                   "</extractRefresh></task>")

@@ -64,7 +64,9 @@ def update_schedule(store: Store, user: User, schedule_id: str, *, name: str | N
                           priority=priority if priority is not None else schedule.priority,
                           execution_order=execution_order or schedule.execution_order,
                           state=state or schedule.state, recurrence=recurrence or schedule.recurrence,
-                          updated_at=store.clock())
+                          updated_at=store.clock(),
+                          # Days sent through REST are days Tableau knows (ledger: "Customized Monthly", guessed).
+                          customized_monthly=schedule.customized_monthly and recurrence is None)
         store.schedules[schedule.id] = updated
         store._changed("schedule.updated", "", schedule.id, updated.name)
         return updated
@@ -96,9 +98,13 @@ def batch_update_state(store: Store, user: User, ids: Iterable[str], state: str,
         return targets
 
 
-def add_to_schedule(store: Store, user: User, site_id: str, schedule_id: str, kind: str, item_id: str,
-                    incremental: bool) -> Task:
-    """Add Data Source / Workbook to Server Schedule: a new task (unknown schedule → 500, as documented)."""
+def add_to_schedule(store: Store, user: User, site_id: str, schedule_id: str, kind: str, item_id: str) -> Task:
+    """Add Data Source / Workbook to Server Schedule: a new task (unknown schedule → 500, as documented).
+
+    The task is always a full refresh, whatever the request asks: Tableau Server's REST API cannot make
+    an incremental task (ledger: "Add to schedule makes full tasks"; tableauserverclient issue 1101).
+    """
+    incremental = False
     with store.lock:
         _require_server(store)
         store.site(site_id)

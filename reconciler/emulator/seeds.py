@@ -44,6 +44,7 @@ Sales/Regional/EMEA, Marketing, Operations, Operations/Supply Chain, Executive, 
     Data Engineering/Data Quality Checks . Nightly 02:00 (full)
     Data Engineering/Live Postgres - App DB  [live]
     Default/Superstore Sample ............ Mid-Month 04:00 (full)
+    Operations/Payroll Export ............ Payroll 1st and 15th (full; seeded last)
   Workbooks:
     Sales/Sales Overview ................. Nightly 02:00 (full)
     Sales/Pipeline Review ................ Every 4 Hours (full)
@@ -85,6 +86,8 @@ Finance/Planning.
 
 Server schedules (Server flavor; server-wide, all type Extract unless noted):
     Every 15 Minutes ........ Hourly, every 15 min 06:00-22:00, priority 10, Parallel
+    Payroll 1st and 15th .... Monthly days 1 and 15 05:00, made in the web UI: answered as
+                              `monthDay="Customized Monthly"` without the days (TSC issue 1365)
     Hourly Business Hours ... Hourly, every 1 h 08:00-18:00, Mon-Fri, priority 30, Parallel
     Every 4 Hours ........... Hourly, every 4 h 00:00-20:00, priority 50, Parallel
     Nightly 02:00 ........... Daily 02:00, priority 50, Parallel
@@ -98,10 +101,11 @@ Server schedules (Server flavor; server-wide, all type Extract unless noted):
     Legacy Nightly 01:00 .... Daily 01:00, priority 80, Parallel, SUSPENDED
     Weekday Morning Subscriptions  type Subscription, Weekly Mon-Fri 07:00 (no extract tasks)
 
-64 tasks in all (46 on Default, 18 on Finance). On Cloud flavor there are no server schedules:
+65 tasks in all (47 on Default, 18 on Finance). On Cloud flavor there are no server schedules:
 each task carries the schedule's recurrence inline, made Cloud-valid: every Hourly/Daily gets all
 seven weekDays unless it has some, once-daily is `hours="24"`, "Every 4 Hours" becomes Daily
-every 4 h 00:00-20:00, "Weekends 03:00" becomes Weekly Saturday only.
+every 4 h 00:00-20:00, "Every 15 Minutes" becomes Hourly every 1 h (Cloud runs hourly tasks every
+60 minutes only), "Weekends 03:00" becomes Weekly Saturday only.
 
 synthetic: one "Default" site (plus the users above); `projects` projects (a fifth top-level,
 the rest nested), `datasources` and `workbooks` (about 90% with extracts, a few encrypted),
@@ -148,6 +152,8 @@ _SCHEDULES: list[tuple[str, str, str, str | None, list[dict[str, str]], int, str
     ("First Monday 06:00", "Monthly", "06:00:00", None, [{"monthDay": "First", "weekDay": "Monday"}], 50,
      "Parallel", "Active", "Extract"),
     ("Mid-Month 04:00", "Monthly", "04:00:00", None, [{"monthDay": "15"}], 50, "Parallel", "Suspended", "Extract"),
+    ("Payroll 1st and 15th", "Monthly", "05:00:00", None, [{"monthDay": "1"}, {"monthDay": "15"}], 50, "Parallel",
+     "Active", "Extract"),
     ("Legacy Nightly 01:00", "Daily", "01:00:00", None, [], 80, "Parallel", "Suspended", "Extract"),
     ("Weekday Morning Subscriptions", "Weekly", "07:00:00", None, [{"weekDay": d} for d in _MON_FRI], 50,
      "Parallel", "Active", "Subscription"),
@@ -156,7 +162,9 @@ _SCHEDULES: list[tuple[str, str, str, str | None, list[dict[str, str]], int, str
 _N, _H, _F4, _D6, _TW = "Nightly 02:00", "Hourly Business Hours", "Every 4 Hours", "Daily 06:00", "Twice Daily"
 _WM, _WE, _ME, _FM, _MM = "Weekly Monday 05:00", "Weekends 03:00", "Month End 23:00", "First Monday 06:00", \
     "Mid-Month 04:00"
-_Q, _LN = "Every 15 Minutes", "Legacy Nightly 01:00"
+_Q, _LN, _PR = "Every 15 Minutes", "Legacy Nightly 01:00", "Payroll 1st and 15th"
+#: Schedules made in the web UI on several days of the month (answered as "Customized Monthly").
+_UI_MONTHLY = {_PR}
 Refresh = tuple[str, bool]
 """(schedule name, incremental)"""
 # kind, project path, name, flags ("live", "enc", "fails"), refreshes
@@ -205,6 +213,7 @@ _DEFAULT_ITEMS: list[_Item] = [
     ("workbook", "Executive", "Board Pack", "enc", [(_ME, False)]),
     ("workbook", "Data Engineering", "Pipeline Monitoring", "", [(_Q, False)]),
     ("workbook", "Data Engineering", "Data Quality", "live", []),
+    ("datasource", "Operations", "Payroll Export", "", [(_PR, False)]),
 ]
 _FINANCE_ITEMS: list[_Item] = [
     ("datasource", "Finance", "General Ledger", "enc", [(_N, False), (_H, True)]),
@@ -281,7 +290,10 @@ def _to_cloud(rec: Recurrence) -> Recurrence:
     weekdays = [d for i in raw for k, d in i.items() if k == "weekDay"]
     all_days = [{"weekDay": d} for d in WEEKDAYS]
     if rec.frequency == "Hourly":
+        raw = [i for i in raw if "minutes" not in i]  # Cloud: every 60 minutes only
         hours = next((int(i["hours"]) for i in raw if "hours" in i), 1)
+        if not any("hours" in i for i in raw):
+            raw.append({"hours": "1"})
         if hours > 1:
             rest = [i for i in raw if "hours" not in i]
             return normalize_recurrence("Daily", rec.start, rec.end, [{"hours": str(hours)}] + (rest or all_days),
@@ -302,7 +314,7 @@ def _demo_schedules(store: Store, ids: _Ids) -> dict[str, Schedule]:
         rec = normalize_recurrence(freq, start, end, intervals, False)
         t = ids.time()
         schedules[name] = Schedule(ids.luid(), name, stype, priority, order, state, rec, t, t,
-                                   store.next_vizportal_id())
+                                   store.next_vizportal_id(), customized_monthly=name in _UI_MONTHLY)
     if not store.cloud:
         for schedule in schedules.values():
             store.schedules[schedule.id] = schedule

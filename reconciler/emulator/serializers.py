@@ -121,6 +121,9 @@ def schedule_xml(schedule: Schedule, now: float, *, details: bool) -> str:
     ))
     if not details:
         return f"<schedule{head}/>"
+    if schedule.customized_monthly:
+        return (f'<schedule{head}><frequencyDetails start="{schedule.recurrence.start}"><intervals>'
+                f'<interval monthDay="Customized Monthly"/></intervals></frequencyDetails></schedule>')
     return f"<schedule{head}>{recurrence_xml(schedule.recurrence)}</schedule>"
 
 
@@ -152,11 +155,15 @@ class TaskWriter:
         return cached
 
     def task(self, task: Task) -> str:
-        """`<task><extractRefresh …><schedule/><datasource id/></extractRefresh></task>`."""
+        """`<task><extractRefresh …><schedule/><datasource id/></extractRefresh></task>`.
+
+        The type is `IncrementExtractTask` or `RefreshExtractTask`, with no `incremental` attribute, as
+        real task lists answer (ledger: "Task types").
+        """
+        kind = "IncrementExtractTask" if task.incremental else "RefreshExtractTask"
         return (f'<task><extractRefresh id="{task.id}" priority="{task.priority}" '
-                f'consecutiveFailedCount="{task.consecutive_failed_count}" type="RefreshExtractTask" '
-                f'incremental="{_b(task.incremental)}">{self.schedule_element(task)}'
-                f'<{task.item_kind} id="{task.item_id}"/></extractRefresh></task>')
+                f'consecutiveFailedCount="{task.consecutive_failed_count}" type="{kind}">'
+                f'{self.schedule_element(task)}<{task.item_kind} id="{task.item_id}"/></extractRefresh></task>')
 
 
 def cloud_task_pair_xml(task: Task, now: float) -> str:

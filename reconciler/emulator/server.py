@@ -79,6 +79,9 @@ class EmulatorConfig:
     slow_ms: int = 0
     fault_scope: str = "all"
     """`all`: faults apply to every request; `writes`: only to writes (not GET, sign-in or sign-out)."""
+    fail_path: str = ""
+    """A fault: every write whose path contains this text is answered 500 (an action that fails for
+    good, as an item locked or removed on the server would); empty: off."""
 
 
 FAULT_SCOPES = ("all", "writes")
@@ -134,6 +137,9 @@ class EmulatorApp:
         """Latency, then maybe a refusal (429, 503) or a dropped connection, before handling."""
         if self.config.latency_ms > 0:
             time.sleep(self.config.latency_ms / 1000)
+        if self.config.fail_path and method not in ("GET", "HEAD") and self.config.fail_path in path:
+            err = EmulatorError(500, "500000", "Internal Server Error", "fault: this write fails (fail_path).")
+            return Reply(500, error_body(err))
         if not self._faulty(method, path):
             return None
         with self.counts_lock:
@@ -284,12 +290,13 @@ class Emulator:
                          throttle_rate: float | None = None, token_ttl: float | None = None,
                          drop_rate: float | None = None, drop_after_rate: float | None = None,
                          slow_rate: float | None = None, slow_ms: int | None = None,
-                         fault_scope: str | None = None) -> None:
+                         fault_scope: str | None = None, fail_path: str | None = None) -> None:
         """Change fault injection while running (tests set up cleanly, then turn faults on)."""
         changes: dict[str, Any] = {name: value for name, value in (
             ("latency_ms", latency_ms), ("fail_rate", fail_rate), ("throttle_rate", throttle_rate),
             ("token_ttl", token_ttl), ("drop_rate", drop_rate), ("drop_after_rate", drop_after_rate),
-            ("slow_rate", slow_rate), ("slow_ms", slow_ms), ("fault_scope", fault_scope)) if value is not None}
+            ("slow_rate", slow_rate), ("slow_ms", slow_ms), ("fault_scope", fault_scope),
+            ("fail_path", fail_path)) if value is not None}
         config = replace(self.config, **changes)
         _check_faults(config)
         self.config = config

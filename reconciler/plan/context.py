@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from reconciler.model import DesiredState, Item, LiveState, LiveTask, Schedule
 
@@ -53,11 +53,19 @@ class Context:
     desired: DesiredState
     live: LiveState
     managed: tuple[Managed, ...]
+    #: How a Server task move is made: ``rest`` (add to the new schedule, delete the old task) or
+    #: ``vizportal`` (in place, keeping the task and its type).
+    server_moves: str = "rest"
+    #: True for plan and apply: a change Tableau's REST API cannot make is a problem. False for drift,
+    #: which reports it (with the reason as a warning) instead of failing.
+    strict: bool = True
     problems: list[tuple[str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     observed: set[str] = field(default_factory=set)
     live_schedules: dict[str, Schedule] = field(default_factory=dict)
     desired_schedules: dict[str, Schedule] = field(default_factory=dict)
+    #: Names in ``referenced_schedules:``: used, never changed.
+    referenced_schedules: set[str] = field(default_factory=set)
     items: dict[tuple[str, str], Item] = field(default_factory=dict)
     tasks_by_item: dict[tuple[str, str], list[LiveTask]] = field(default_factory=dict)
     tasks_by_schedule: dict[str, list[LiveTask]] = field(default_factory=dict)
@@ -71,6 +79,7 @@ class Context:
         )
         self.live_schedules = {s.name: s for s in self.live.schedules}
         self.desired_schedules = {s.name: s for s in self.desired.schedules}
+        self.referenced_schedules = {r.name for r in self.desired.referenced_schedules}
         self.items = {(i.kind, i.id): i for i in self.live.items}
         for task in sorted(self.live.tasks, key=lambda t: t.id):
             self.tasks_by_item.setdefault((task.item_kind, task.item_id), []).append(task)
@@ -92,6 +101,14 @@ class Context:
 
     def problem(self, sort_key: str, message: str) -> None:
         self.problems.append((sort_key, message))
+
+    def unmakeable(self, change: ResourceChange, why: str) -> ResourceChange:
+        """A change Tableau cannot make: a problem when strict, else the change with ``why`` as a warning."""
+        if self.strict:
+            self.problem(change.source or change.address, f"{change.source + ': ' if change.source else ''}"
+                                                          f"{change.address}: {why}")
+            return change
+        return replace(change, warnings=(*change.warnings, why))
 
     def schedule_state(self, name: str) -> str | None:
         """The state a schedule will have after the plan (None: unknown schedule)."""

@@ -24,7 +24,8 @@ __all__ = ["make_plan"]
 _KIND_ORDER = {kind: n for n, kind in enumerate(KINDS)}
 
 
-def make_plan(desired: DesiredState, live: LiveState, targets: Sequence[str] = ()) -> Plan:
+def make_plan(desired: DesiredState, live: LiveState, targets: Sequence[str] = (), *,
+              server_moves: str = "rest", strict: bool = True) -> Plan:
     """Compare the declared state with the live site and return the changes that reconcile them.
 
     ``desired`` must already be resolved for ``live.flavor`` (Cloud tasks carry their recurrence).
@@ -33,14 +34,19 @@ def make_plan(desired: DesiredState, live: LiveState, targets: Sequence[str] = (
 
     Raises PlanError, listing every problem at once, when the files cannot be planned against this
     site: unknown items or schedules (with close matches), a delete of a protected object, an
-    encrypt flag the site's mode forbids, a declared item outside ``policy.scope``, a bad selector.
+    encrypt flag the site's mode forbids, a declared item outside ``policy.scope``, a bad selector,
+    a refresh task on an item without an extract, or a change Tableau's REST API cannot make on
+    Tableau Server (creating an incremental task, changing a task's type, or, with
+    ``server_moves="rest"``, moving an incremental task). With ``strict=False`` (drift) those last
+    changes stay in the plan with the reason as a warning.
     """
     with gc_paused():
-        return _make_plan(desired, live, targets)
+        return _make_plan(desired, live, targets, server_moves, strict)
 
 
-def _make_plan(desired: DesiredState, live: LiveState, targets: Sequence[str]) -> Plan:
-    ctx = Context(desired, live, resolve_extracts(desired, live))
+def _make_plan(desired: DesiredState, live: LiveState, targets: Sequence[str], server_moves: str,
+               strict: bool) -> Plan:
+    ctx = Context(desired, live, resolve_extracts(desired, live), server_moves=server_moves, strict=strict)
     encryption = plan_encryption(ctx)
     tasks = plan_tasks(ctx)
     pruned, unmanaged_tasks = prune_tasks(ctx)

@@ -63,6 +63,14 @@ def _upsert(ctx: Context, desired: Schedule) -> Draft | None:
         if key not in before:
             after.pop(key, None)
     fields = field_changes(before, after)
+    if live.recurrence.days_unknown and desired.recurrence.frequency == "monthly":
+        # Tableau did not report the days ("Customized Monthly"): no change is planned from them; an
+        # update for another reason writes the declared days (the whole recurrence is sent).
+        ctx.warnings.append(f'schedule "{desired.name}": Tableau does not report the days of this monthly '
+                            "schedule, so reconciler cannot check the days declared at "
+                            f"{desired.source or 'the files'}.")
+        if all(f.path in ("month_days", "on") for f in fields):
+            return None
     if not fields:
         return None
     change = ResourceChange(
@@ -93,6 +101,7 @@ def _shared_warning(ctx: Context, name: str) -> tuple[str, ...]:
 def _undeclared(ctx: Context, task_drafts: list[Draft]) -> tuple[list[Draft], list[UnmanagedDraft]]:
     """Undeclared live schedules that no declared task uses: listed, or deleted with prune."""
     referenced = {t.schedule for m in ctx.managed for t in (m.extract.refresh or ()) if t.schedule}
+    referenced |= ctx.referenced_schedules
     removed: dict[str, list[str]] = {}  # schedule name -> addresses of changes taking tasks off it
     removed_ids: set[str] = set()
     arriving: dict[str, int] = {}

@@ -18,6 +18,11 @@ from .types import Action, FieldChange, ResourceChange, Unmanaged
 __all__ = ["PRUNE_REASON", "plan_tasks", "prune_tasks"]
 
 PRUNE_REASON = "not declared in any file (policy.prune: true)"
+#: Why Tableau Server cannot make some task changes (docs/tableau-behaviour.md, "Add to schedule makes
+#: full tasks"): adding an item to a schedule is the REST API's only way to make a Server task, and
+#: it always makes a full refresh.
+_NO_INCREMENTAL = ("Tableau Server's REST API cannot make an incremental refresh task: adding an item to a "
+                   "schedule always makes a full refresh (tableauserverclient issue 1101).")
 _PHASE_CHANGE = 4
 _PHASE_DELETE = 5
 
@@ -37,6 +42,13 @@ def plan_tasks(ctx: Context) -> list[Draft]:
 
 def _check(ctx: Context, managed: Managed) -> bool:
     ok = True
+    item = managed.item
+    if managed.extract.refresh and item.has_extracts is False:
+        source = managed.extract.source
+        ctx.problem(str(source), f"{where(source)}the {item.kind} {quote(item.path)} has no extract (it uses a "
+                    "live connection), and Tableau refuses refresh tasks on it. Remove its refresh tasks "
+                    "(refresh: []), or create an extract for it in Tableau first.")
+        return False
     for task in managed.extract.refresh or ():
         source = task.source or managed.extract.source
         if ctx.server:
@@ -44,6 +56,12 @@ def _check(ctx: Context, managed: Managed) -> bool:
             if name is None:
                 ctx.problem(str(source), f"{where(source)}a refresh task on Tableau Server must name a "
                             "schedule (an inline recurrence is Tableau Cloud only).")
+                ok = False
+            elif name in ctx.referenced_schedules and name not in ctx.live_schedules:
+                ctx.problem(str(source), f'{where(source)}schedule "{name}" is listed in referenced_schedules: '
+                            "but the server has no Extract schedule by that name. Ask the server's "
+                            "administrators to create it, or fix the name."
+                            f"{did_you_mean(suggest(name, list(ctx.live_schedules)))}")
                 ok = False
             elif name not in ctx.desired_schedules and name not in ctx.live_schedules:
                 names = [*ctx.desired_schedules, *ctx.live_schedules]
@@ -108,6 +126,8 @@ def _item_changes(ctx: Context, managed: Managed) -> list[Draft]:
         Slot(ANY_TYPE if type_ignored else t.type, _live_when(ctx, t), t.id, t)
         for t in ctx.tasks_by_item.get((item.kind, item.id), [])
     ]
+    if not ctx.server:
+        live = _match_unreported_days(ctx, desired, live)
     pairing = pair_tasks(desired, live)
     server = ctx.server
     changes: list[ResourceChange] = []
@@ -128,6 +148,12 @@ def _item_changes(ctx: Context, managed: Managed) -> list[Draft]:
                            schedule_name=want.schedule if server else None),
             warnings=_suspended(ctx, want),
         ))
+        if server and have.type == "incremental" and ctx.server_moves != "vizportal":
+            changes[-1] = ctx.unmakeable(changes[-1], (
+                f"moving an incremental task through REST adds the item to {quote(str(want.schedule))} "
+                "and deletes the old task, and Tableau Server's REST API can only add a full refresh: the task "
+                "would silently become a full refresh. Move it with --server-move-strategy vizportal (in place, "
+                "keeping its type and history; give the flag to plan and apply), or in Tableau's web UI."))
     for want, have in pairing.replaces:
         changes.append(ResourceChange(
             address=task_address(item.kind, item.path, want.type, want.when()),
@@ -137,6 +163,16 @@ def _item_changes(ctx: Context, managed: Managed) -> list[Draft]:
             target=_target(item, have.id, schedule_name=want.schedule if server else None),
             warnings=_suspended(ctx, want),
         ))
+        if server:
+            changes[-1] = ctx.unmakeable(changes[-1], (
+                f"changes the task's type from {have.type} to {want.type}. {_NO_INCREMENTAL} Change the type in "
+                f"Tableau's web UI (reconciler then finds it), or declare the task's current type ({have.type})."
+                if want.type == "incremental" else
+                f"changes the task's type from {have.type} to {want.type}, which Tableau Server's REST API cannot "
+                "do in place, and reconciler will not delete an incremental task to make a full one without "
+                "being asked. Change the type in Tableau's web UI, or declare the current type "
+                f"({have.type}); to replace it, remove the task from the file (apply deletes it), then add "
+                "the full one."))
     for want in pairing.creates:
         changes.append(ResourceChange(
             address=task_address(item.kind, item.path, want.type, want.when()),
@@ -145,6 +181,10 @@ def _item_changes(ctx: Context, managed: Managed) -> list[Draft]:
             target=_target(item, schedule_name=want.schedule if server else None),
             warnings=_suspended(ctx, want),
         ))
+        if server and want.type == "incremental":
+            changes[-1] = ctx.unmakeable(changes[-1], (
+                f"{_NO_INCREMENTAL} Create this task once in Tableau's web UI (the item's Extract Refreshes); "
+                "from then on reconciler finds and manages it."))
     for have in pairing.deletes:
         changes.append(ResourceChange(
             address=task_address(item.kind, item.path, have.type, _live_label(have)),
@@ -155,6 +195,33 @@ def _item_changes(ctx: Context, managed: Managed) -> list[Draft]:
         ))
     touches = item_touches(item)
     return [Draft(change, touches) for change in unique_addresses(changes)]
+
+
+def _match_unreported_days(ctx: Context, desired: list[Slot[RefreshTask]],
+                           live: list[Slot[LiveTask]]) -> list[Slot[LiveTask]]:
+    """Cloud: a live monthly task whose days Tableau does not report is taken to match a declared
+    monthly task of the same type and start time (never a change planned from days nobody read),
+    with a warning that the days could not be checked."""
+    taken: set[str] = set()
+    exact = {slot.when for slot in live}
+    out = []
+    for slot in live:
+        recurrence = slot.payload.recurrence
+        if recurrence is None or not recurrence.days_unknown:
+            out.append(slot)
+            continue
+        match = next((d for d in desired if d.order not in taken and d.when not in exact and d.type == slot.type
+                      and (wanted := d.payload.recurrence) is not None and wanted.frequency == "monthly"
+                      and wanted.start == recurrence.start), None)
+        if match is None:
+            out.append(slot)
+            continue
+        taken.add(match.order)
+        where_declared = match.payload.source or "the files"
+        ctx.warnings.append(f"task {slot.payload.id}: Tableau does not report the days of its monthly schedule, so "
+                            f"reconciler could not check them against {where_declared}.")
+        out.append(replace(slot, when=match.when))
+    return out
 
 
 def _source(task: RefreshTask, managed: Managed) -> str | None:

@@ -22,6 +22,7 @@ from reconciler.model import (
     Recurrence,
     RefreshTask,
     Schedule,
+    ScheduleRef,
     Source,
     format_every,
     normalise_time,
@@ -58,6 +59,8 @@ class Fragment:
     declared: set[str] = field(default_factory=set)
     #: (schedule name, where a task names it)
     references: list[tuple[str, Source]] = field(default_factory=list)
+    #: ``referenced_schedules:``: server schedules used but not managed
+    referenced: list[ScheduleRef] = field(default_factory=list)
     #: (extract, where its encrypt: is)
     encrypts: list[tuple[Extract, Source]] = field(default_factory=list)
     #: schedule source → {field: where it is declared} for PLATFORM_FIELDS
@@ -100,6 +103,9 @@ class _Builder:
                 self.out.declared.add(name)
                 if self.ok(path):
                     self.schedule(name, body, path)
+        if isinstance(data.get("referenced_schedules"), list) and self.ok(("referenced_schedules",)):
+            for index, name in enumerate(data["referenced_schedules"]):
+                self.out.referenced.append(ScheduleRef(name, self.loc.value(("referenced_schedules", index))))
         if isinstance(data.get("extracts"), list):
             for index, body in enumerate(data["extracts"]):
                 path = ("extracts", index)

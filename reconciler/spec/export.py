@@ -3,6 +3,11 @@
 The document is built so that ``validate`` accepts it and ``plan`` against the same site reports no
 changes: the schedules its tasks use (Server) or one template per distinct recurrence (Cloud),
 every item with tasks or an encryption flag, grouped by project and sorted.
+
+What Tableau does not fully report is never written as if it were known: a Server schedule whose
+monthly days are not reported ("Customized Monthly") goes under ``referenced_schedules:`` (used,
+never changed); on Cloud, an item with such a task keeps its tasks unmanaged (no ``refresh:``), and
+the header says which.
 """
 
 from __future__ import annotations
@@ -71,6 +76,12 @@ def _template_names(recurrences: Sequence[Recurrence]) -> dict[Recurrence, str]:
     return names
 
 
+def unreported_items(live: LiveState) -> list[Item]:
+    """Cloud: the items with a task whose monthly days Tableau does not report (left unmanaged by export)."""
+    ids = {(t.item_kind, t.item_id) for t in live.tasks if t.recurrence is not None and t.recurrence.days_unknown}
+    return sorted((i for i in live.items if (i.kind, i.id) in ids), key=lambda i: (i.kind, i.path))
+
+
 def export_document(live: LiveState, projects: Sequence[str] = ()) -> dict[str, Any]:
     """The file form of ``live`` (only items under ``projects`` when given)."""
     scope = [tuple(p.strip("/").split("/")) for p in projects]
@@ -85,6 +96,10 @@ def export_document(live: LiveState, projects: Sequence[str] = ()) -> dict[str, 
                            "encryption": {"mode": live.encryption_mode}}
     schedules: dict[str, Any] = {}
     template: dict[Recurrence, str] = {}
+    unmanaged = {(i.kind, i.id) for i in unreported_items(live)} if cloud else set()
+    for key in unmanaged:
+        tasks_by_item.pop(key, None)
+    referenced: list[str] = []
     if cloud:
         recurrences = sorted({t.recurrence for tasks in tasks_by_item.values() for t in tasks if t.recurrence},
                              key=lambda r: (r.describe(), repr(r)))
@@ -92,16 +107,20 @@ def export_document(live: LiveState, projects: Sequence[str] = ()) -> dict[str, 
         schedules = {name: recurrence.to_dict() for recurrence, name in sorted(template.items(), key=lambda x: x[1])}
     else:
         used = {t.schedule for tasks in tasks_by_item.values() for t in tasks if t.schedule}
-        schedules = {s.name: _schedule_entry(s) for s in live.schedules if s.name in used}
+        schedules = {s.name: _schedule_entry(s) for s in live.schedules
+                     if s.name in used and not s.recurrence.days_unknown}
+        referenced = sorted(s.name for s in live.schedules if s.name in used and s.recurrence.days_unknown)
     if schedules:
         doc["schedules"] = schedules
+    if referenced:
+        doc["referenced_schedules"] = referenced
     extracts = []
     encrypt_managed = live.encryption_mode == "enabled"
     for item in sorted(live.items, key=lambda i: (i.project, i.kind, i.name, i.id)):
         key = (item.kind, item.id)
         tasks = tasks_by_item.get(key, [])
         wants_encrypt = encrypt_managed and item.encrypt
-        if not tasks and not wants_encrypt:
+        if (not tasks and not wants_encrypt) or (key in unmanaged and not wants_encrypt):
             continue
         if not _in_projects(item, scope):
             continue
@@ -132,5 +151,13 @@ def export_yaml(live: LiveState, projects: Sequence[str] = (), when: str = "", v
         f"# Exported by reconciler {version} from {site} on {live.server} ({live.flavor}), {when}.".replace("  ", " "),
         "# Review it, commit it, then `reconciler plan` should report no changes.",
     ]
+    if any(s.recurrence.days_unknown for s in live.schedules) and live.flavor != "cloud":
+        header.append("# referenced_schedules: lists schedules whose monthly days Tableau does not report "
+                      "(made in its web UI); reconciler uses them and never changes them.")
+    hidden = unreported_items(live) if live.flavor == "cloud" else []
+    if hidden:
+        header.append(f"# Not managed: the tasks of {len(hidden)} item(s) with a monthly schedule whose days Tableau "
+                      "does not report: " + ", ".join(f"{i.kind} {i.path}" for i in hidden[:5])
+                      + (", ..." if len(hidden) > 5 else "") + ".")
     body = yaml.dump(doc, Dumper=_Dumper, sort_keys=False, allow_unicode=True, default_flow_style=False, width=120)
     return "\n".join(header) + "\n" + body

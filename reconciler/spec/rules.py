@@ -22,6 +22,7 @@ from reconciler.model import (
     Recurrence,
     RefreshTask,
     Schedule,
+    ScheduleRef,
     Source,
     format_every,
 )
@@ -44,6 +45,7 @@ def merge(fragments: Sequence[Fragment],
     schedules: dict[str, Schedule] = {}
     extracts: dict[tuple[str, ...], Extract] = {}
     protect: dict[ProtectRule, ProtectRule] = {}
+    referenced: dict[str, ScheduleRef] = {}
     places: dict[Source, dict[str, Source]] = {}
     for fragment in fragments:
         problems.extend(fragment.problems)
@@ -68,7 +70,14 @@ def merge(fragments: Sequence[Fragment],
                                                         f"{seen.source}; merge the two entries into one."))
         for rule in fragment.protect:
             protect.setdefault(rule, rule)
-    declared = {name for fragment in fragments for name in fragment.declared}
+        for used in fragment.referenced:
+            referenced.setdefault(used.name, used)
+    for name in sorted(set(referenced) & set(schedules)):
+        problems.append(Problem(referenced[name].source, f'the schedule "{name}" is in referenced_schedules: and also '
+                                                         f"declared under schedules: at {schedules[name].source}; a "
+                                                         "schedule is either managed (schedules:) or only used "
+                                                         "(referenced_schedules:)."))
+    declared = {name for fragment in fragments for name in fragment.declared} | set(referenced)
     for fragment in fragments:
         for name, source in fragment.references:
             if name not in declared:
@@ -85,6 +94,7 @@ def merge(fragments: Sequence[Fragment],
                            encryption_mode=value.get("encryption"),
                            encryption_source=encryption.source if encryption else None,
                            schedules=tuple(schedules.values()), extracts=tuple(extracts.values()), policy=policy,
+                           referenced_schedules=tuple(sorted(referenced.values(), key=lambda r: r.name)),
                            files=tuple(f.name for f in fragments))
     return desired, places
 
@@ -129,6 +139,10 @@ def platform_problems(desired: DesiredState, flavor: str, places: Places | None 
         return [Problem(None, f"the files say flavor: {desired.flavor}, but the site is {platform}; fix flavor: "
                               "in the files (or leave it out to detect it).")]
     if flavor == "cloud":
+        for ref in desired.referenced_schedules:
+            problems.append(Problem(ref.source, f'referenced_schedules: names a server schedule ("{ref.name}"), '
+                                                "but Tableau Cloud has no server schedules; declare it under "
+                                                "schedules: as a template instead."))
         for schedule in desired.schedules:
             _cloud_schedule(schedule, places, problems)
         for extract in desired.extracts:
@@ -165,12 +179,21 @@ def _cloud_schedule(schedule: Schedule, places: Places | None, problems: list[Pr
 
 def _cloud_recurrence(recurrence: Recurrence, weekdays_at: Source | None, every_at: Source | None, what: str,
                       problems: list[Problem]) -> None:
-    """Tableau Cloud's own limits: weekly on one weekday; hourly every 15m, 30m or 1h (longer is daily)."""
-    if recurrence.frequency == "hourly" and (recurrence.every or 60) > 60:
-        every = format_every(recurrence.every or 60)
-        problems.append(Problem(every_at, f"an hourly schedule on Tableau Cloud runs every 15m, 30m or 1h, but {what} "
+    """Tableau Cloud's own limits: weekly on one weekday; hourly every 60 minutes only (longer is daily).
+
+    Sources: the Create/Update Cloud Extract Refresh Task reference (Hourly takes ``hours="1"`` or
+    ``minutes="60"``) and the tableau-migration-sdk's Cloud validator (docs/tableau-behaviour.md).
+    """
+    every_minutes = recurrence.every or 60
+    if recurrence.frequency == "hourly" and every_minutes > 60:
+        every = format_every(every_minutes)
+        problems.append(Problem(every_at, f"an hourly schedule on Tableau Cloud runs every 60 minutes only, but {what} "
                                           f"says every {every}; on Cloud write frequency: daily with every: {every} "
                                           "(and the same start and end)."))
+    elif recurrence.frequency == "hourly" and every_minutes < 60:
+        problems.append(Problem(every_at, f"an hourly schedule on Tableau Cloud runs every 60 minutes only, but {what} "
+                                          f"says every {format_every(every_minutes)} (15m and 30m are Tableau Server "
+                                          "only); write every: 1h."))
     weekdays, frequency, source = recurrence.weekdays, recurrence.frequency, weekdays_at
     if frequency == "weekly" and len(weekdays) != 1:
         problems.append(Problem(source, f"a weekly schedule on Tableau Cloud runs on exactly one weekday, but {what} "

@@ -268,7 +268,8 @@ def _wanted_schedules(listed: Iterable[tuple[str, Schedule]], desired: DesiredSt
     names = {name for name, _ in listed}
     if which == "all":
         return names
-    wanted = {s.name for s in desired.schedules} if desired is not None else set()
+    wanted = {s.name for s in desired.schedules} | {r.name for r in desired.referenced_schedules} \
+        if desired is not None else set()
     if which == "used":
         wanted |= {t.schedule for t in tasks if t.schedule}
     return wanted & names
@@ -309,6 +310,7 @@ def _item(node: ET.Element, kind: str, projects: dict[str, Project]) -> Item:
         project=path,
         project_id=project_id,
         encrypt=(node.get("encryptExtracts") or "").lower() == "true",
-        has_extracts=(node.get("hasExtracts") or "").lower() == "true",
+        # Absent on servers that do not report it: unknown, so nothing is refused on its account.
+        has_extracts=None if node.get("hasExtracts") is None else node.get("hasExtracts", "").lower() == "true",
         owner_id=owner.get("id") if (owner := node.find(_OWNER)) is not None else None,
     )

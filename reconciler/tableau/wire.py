@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from xml.etree import ElementTree as ET
 from xml.sax.saxutils import quoteattr
 
+from reconciler.errors import TableauRequestError
 from reconciler.model import WEEKDAYS, LiveTask, Recurrence
 
 __all__ = [
@@ -31,7 +32,16 @@ NS = "http://tableau.com/api"
 _PREFIX = "{" + NS + "}"
 _DATASOURCE, _WORKBOOK, _SCHEDULE = _PREFIX + "datasource", _PREFIX + "workbook", _PREFIX + "schedule"
 _ORDINALS = {"first": "First", "second": "Second", "third": "Third", "fourth": "Fourth", "fifth": "Fifth",
-             "last": "Last"}
+             "last": "LastDay"}
+#: ``monthDay`` values that name an occurrence when a ``weekDay`` comes with them. "Last <weekday>" is
+#: documented as ``LastDay`` + ``weekDay``; tableauserverclient sends ``Last`` (docs/tableau-behaviour.md).
+_OCCURRENCES = {"first": "first", "second": "second", "third": "third", "fourth": "fourth", "fifth": "fifth",
+                "last": "last", "lastday": "last"}
+#: The refresh type of a task, by the ``type`` attribute of its ``<extractRefresh>``: task lists say
+#: ``RefreshExtractTask`` / ``IncrementExtractTask``; Cloud's create and update answers ``FullRefresh`` /
+#: ``IncrementalRefresh`` (docs/tableau-behaviour.md, "Task types").
+_TASK_TYPES = {"refreshextracttask": "full", "fullrefresh": "full",
+               "incrementextracttask": "incremental", "incrementalrefresh": "incremental"}
 
 
 def tag(name: str) -> str:
@@ -70,7 +80,11 @@ def _number(text: str) -> float:
 
 
 def parse_recurrence(schedule: ET.Element) -> Recurrence | None:
-    """A ``<schedule frequency=…><frequencyDetails…>`` into a Recurrence; None without details."""
+    """A ``<schedule frequency=…><frequencyDetails…>`` into a Recurrence; None without details.
+
+    A monthly schedule whose days Tableau does not report (``monthDay="Customized Monthly"``, or any
+    ``monthDay`` that is neither a day, ``LastDay`` nor an occurrence) is read with ``days_unknown``.
+    """
     frequency = schedule.get("frequency", "").lower()
     details = find(schedule, "frequencyDetails")
     if details is None or frequency not in ("hourly", "daily", "weekly", "monthly"):
@@ -81,30 +95,35 @@ def parse_recurrence(schedule: ET.Element) -> Recurrence | None:
     weekdays: list[str] = []
     month_days: list[int | str] = []
     ordinal: str | None = None
+    unknown = False
     for interval in _intervals(details):
         hours, minutes = interval.get("hours"), interval.get("minutes")
         if hours:
             every = round(_number(hours) * 60)
         if minutes:
             every = round(_number(minutes))
-        week_day = interval.get("weekDay")
-        month_day = interval.get("monthDay")
-        if month_day:
-            lowered = month_day.strip().lower()
-            if lowered in WEEKDAYS:  # TSC's own mis-serialisation of "first Monday"
-                weekdays.append(lowered)
-            elif lowered in _ORDINALS:
-                ordinal = lowered
-            elif lowered == "lastday":
-                month_days.append("last")
-            else:
-                month_days.append(int(lowered))
+        week_day = (interval.get("weekDay") or "").strip().lower()
+        month_day = (interval.get("monthDay") or "").strip().lower()
         if week_day:
-            weekdays.append(week_day.strip().lower())
+            weekdays.append(week_day)
+        if not month_day:
+            continue
+        if month_day in WEEKDAYS:  # TSC's own mis-serialisation of "first Monday"
+            weekdays.append(month_day)
+        elif month_day in _OCCURRENCES and (week_day or month_day != "lastday"):
+            ordinal = _OCCURRENCES[month_day]
+        elif month_day == "lastday":
+            month_days.append("last")
+        elif month_day.isdigit() and 1 <= int(month_day) <= 31:
+            month_days.append(int(month_day))
+        else:
+            unknown = True
     if frequency == "daily" and every in (None, 1440):
         end = None
     if frequency == "monthly" and ordinal and weekdays:
         return Recurrence("monthly", start, on=(ordinal, weekdays[0]))
+    if frequency == "monthly" and (unknown or (ordinal and not weekdays) or not month_days):
+        return Recurrence("monthly", start, days_unknown=True)
     return Recurrence(frequency, start, every=every, end=end, weekdays=tuple(weekdays),
                       month_days=tuple(month_days))
 
@@ -124,8 +143,7 @@ def parse_task(element: ET.Element) -> LiveTask | None:
         kind = "workbook"
     if target is None or not target.get("id"):
         return None
-    task_type = element.get("type", "")
-    incremental = _bool(element.get("incremental")) or task_type.lower().startswith("incremental")
+    task_type = _task_type(element)
     schedule = element.find(_SCHEDULE)
     name = schedule_id = None
     recurrence = None
@@ -138,7 +156,7 @@ def parse_task(element: ET.Element) -> LiveTask | None:
         id=element.get("id", ""),
         item_kind=kind,
         item_id=target.get("id", ""),
-        type="incremental" if incremental else "full",
+        type=task_type,
         schedule=name,
         schedule_id=schedule_id,
         recurrence=recurrence,
@@ -147,12 +165,28 @@ def parse_task(element: ET.Element) -> LiveTask | None:
     )
 
 
+def _task_type(element: ET.Element) -> str:
+    """``full`` or ``incremental``; an unknown ``type`` stops the read (guessing would plan a replace)."""
+    raw = element.get("type", "")
+    known = _TASK_TYPES.get(raw.strip().lower())
+    if known is not None:
+        return known
+    if not raw.strip():  # the XSD's form: no type, an ``incremental`` flag
+        return "incremental" if _bool(element.get("incremental")) else "full"
+    raise TableauRequestError(
+        f"The server answered an extract refresh task ({element.get('id', '?')}) of type {raw!r}, which "
+        "reconciler does not know, so it cannot tell a full refresh from an incremental one. Nothing was "
+        "planned or changed. Please report this type with your Tableau version.")
+
+
 def recurrence_xml(recurrence: Recurrence, cloud: bool) -> tuple[str, str]:
     """The ``frequency`` attribute value and the ``<frequencyDetails>`` element for a recurrence.
 
     On Cloud a once-daily task is sent with ``hours="24"`` (without it Cloud runs it hourly), and
     hourly/daily always list their weekdays (Cloud requires at least one).
     """
+    if recurrence.days_unknown:
+        raise ValueError("a recurrence whose days Tableau did not report cannot be written")
     frequency = recurrence.frequency.capitalize()
     start = f"{recurrence.start}:00"
     intervals: list[str] = []

@@ -25,15 +25,17 @@ import threading
 import time
 from collections.abc import Callable
 from typing import Any
+from xml.etree import ElementTree as ET
 from xml.sax.saxutils import quoteattr
 
 import requests
 from tableauserverclient.server.endpoint.exceptions import InternalServerError, ServerResponseError
 
-from reconciler.errors import TableauRequestError
+from reconciler.errors import ReconcilerError, TableauRequestError
 from reconciler.model import LiveTask, Recurrence
 from reconciler.tableau import wire
 from reconciler.tableau.connect import Connection, translate_error
+from reconciler.tableau.read import list_all
 
 __all__ = ["Writer", "recurrence_from_dict"]
 
@@ -46,6 +48,9 @@ def recurrence_from_dict(data: dict[str, Any]) -> Recurrence:
 
     on = data.get("on")
     every = data.get("every")
+    if not isinstance(data.get("month_days") or [], list):
+        raise ReconcilerError(f"The plan holds month_days {data.get('month_days')!r}, which is not a list of days: "
+                              "reconciler never writes days that Tableau did not report. Declare the days.")
     return Recurrence(
         frequency=str(data["frequency"]),
         start=str(data["start"]),
@@ -172,13 +177,12 @@ class Writer:
             self.update_schedule(schedule_id, name, spec)
         return schedule_id
 
+    def _schedule_nodes(self) -> list[ET.Element]:
+        """Every server schedule, all pages (a lookup on the first page alone misses schedules past 1,000)."""
+        return list_all(self.conn, f"{self.conn.base_url}/schedules", "schedule", "listing schedules")
+
     def find_schedule_id(self, name: str) -> str | None:
-        root = self._call("listing schedules", lambda: self.conn.server.tasks.get_request(
-            f"{self.conn.base_url}/schedules?pageSize=1000&pageNumber=1"))
-        for node in wire.parse(root.content).iter(wire.tag("schedule")):
-            if node.get("name") == name:
-                return node.get("id")
-        return None
+        return next((node.get("id") for node in self._schedule_nodes() if node.get("name") == name), None)
 
     def update_schedule(self, schedule_id: str, name: str, spec: dict[str, Any]) -> None:
         body = self._schedule_xml(name, spec, with_state=True)
@@ -187,8 +191,7 @@ class Writer:
 
     def delete_schedule(self, schedule_id: str, name: str) -> None:
         def gone() -> bool:
-            root = self.conn.server.tasks.get_request(f"{self.conn.base_url}/schedules?pageSize=1000&pageNumber=1")
-            return all(node.get("id") != schedule_id for node in wire.parse(root.content).iter(wire.tag("schedule")))
+            return all(node.get("id") != schedule_id for node in self._schedule_nodes())
 
         self._resend(f"deleting schedule {name!r}",
                      lambda: self._delete(f"{self.conn.base_url}/schedules/{schedule_id}"), gone_is_done=True,

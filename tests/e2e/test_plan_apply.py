@@ -73,7 +73,6 @@ def test_every_kind_of_change_on_server(server_emu: Emulator, cli: Any, tmp_path
     doc["schedules"]["Daily 06:00"]["priority"] = 15                    # priority update
     doc["schedules"]["Twice Daily"]["state"] = "suspended"              # state update
     doc["schedules"]["Sunday Deep Clean"] = {"frequency": "weekly", "start": "04:00", "weekdays": ["sunday"]}
-    set_extract(doc, "datasource", "Sales/Customers", refresh=[{"schedule": "Nightly 02:00", "type": "incremental"}])
     set_extract(doc, "datasource", "Sales/Pipeline", refresh=[{"schedule": "Daily 06:00", "type": "full"}])
     set_extract(doc, "datasource", "Sales/Orders", refresh=[{"schedule": "Nightly 02:00", "type": "full"}])
     set_extract(doc, "datasource", "Sales/Quotas", encrypt=True,
@@ -89,17 +88,15 @@ def test_every_kind_of_change_on_server(server_emu: Emulator, cli: Any, tmp_path
     assert '~ priority: 40 → 15' in out
     assert '~ state: "active" → "suspended"' in out
     assert '+ schedule["Sunday Deep Clean"] will be created' in out
-    assert '-/+ task[datasource "Sales/Customers"]' in out
     assert '~> task[datasource "Sales/Pipeline"][full @ Daily 06:00] will be moved' in out
     assert '- task[datasource "Sales/Orders"][incremental @ Hourly Business Hours] will be deleted' in out
     assert '~ datasource["Sales/Quotas"].encrypt' in out
     assert '+ task[datasource "Sales/Quotas"][full @ Sunday Deep Clean] will be created' in out
-    assert "Plan: 2 to create, 1 to move, 4 to update, 1 to replace, 1 to delete." in out
+    assert "Plan: 2 to create, 1 to move, 4 to update, 1 to delete." in out
     assert "is a server schedule: this update changes it for every site" in out
 
     pipeline_before = task_ids_on(server_emu, "Sales/Pipeline")
     converge(cli, file)
-    assert tasks_on(server_emu, "Sales/Customers") == {("incremental", "Nightly 02:00"): 1}
     assert tasks_on(server_emu, "Sales/Pipeline") == {("full", "Daily 06:00"): 1}
     assert tasks_on(server_emu, "Sales/Orders") == {("full", "Nightly 02:00"): 1}
     assert tasks_on(server_emu, "Sales/Quotas") == {("full", "Month End 23:00"): 1, ("full", "Sunday Deep Clean"): 1}
@@ -256,15 +253,15 @@ def test_apply_without_a_terminal_refuses_without_auto_approve(server_emu: Emula
 def test_a_failing_action_is_reported_and_the_rest_is_applied(server_emu: Emulator, cli: Any,
                                                               tmp_path: Path) -> None:
     doc = export_doc(cli, tmp_path)
-    # A live-connection data source has no extract: Tableau refuses a refresh task for it.
-    set_extract(doc, "datasource", "Marketing/Live Snowflake - Web Events",
-                refresh=[{"schedule": "Nightly 02:00", "type": "full"}])
+    doc["schedules"]["Nightly 02:00"]["start"] = "03:00"  # this update fails on the server
+    nightly = next(s.id for s in server_emu.store.schedules.values() if s.name == "Nightly 02:00")
+    server_emu.configure_faults(fail_path=f"/schedules/{nightly}")
     set_extract(doc, "datasource", "Sales/Pipeline", refresh=[{"schedule": "Daily 06:00", "type": "full"}])
     file = save(tmp_path, doc)
     log = tmp_path / "journal.jsonl"
     result = cli("apply", file, "--auto-approve", "--journal", log)
     assert result.code == 1
-    assert "Live Snowflake" in result.err
+    assert 'schedule["Nightly 02:00"]' in result.err and "500" in result.err
     assert tasks_on(server_emu, "Sales/Pipeline") == {("full", "Daily 06:00"): 1}, "independent work done"
     entries = {e["address"]: e for e in journal(log)}
     failed = [e for e in entries.values() if e["outcome"] == "failed"]
@@ -320,12 +317,16 @@ def test_empty_site_full_file_all_creates(flavor: str, cli: Any, tmp_path: Path,
         items = sorted((i.kind, item_path(emu, i.kind, i.id)) for i in emu.store.items.values() if i.has_extracts)
         doc: dict[str, Any] = {
             "version": 1,
+            # Server: every 30m, full (REST cannot make incremental tasks there); Cloud: every 1h (its only
+            # hourly interval), incremental (Cloud's create takes a type).
             "schedules": {"Nightly": {"frequency": "daily", "start": "02:00"},
-                          "Work hours": {"frequency": "hourly", "every": "30m", "start": "08:00", "end": "18:00",
+                          "Work hours": {"frequency": "hourly", "every": "30m" if flavor == "server" else "1h",
+                                         "start": "08:00", "end": "18:00",
                                          "weekdays": ["monday", "tuesday", "wednesday", "thursday", "friday"]}},
-            "extracts": [{kind: path, "refresh": [{"schedule": "Nightly"},
-                                                  {"schedule": "Work hours", "type": "incremental"}]}
-                         for kind, path in items],
+            "extracts": [{kind: path, "refresh": [
+                {"schedule": "Nightly"},
+                {"schedule": "Work hours", "type": "full" if flavor == "server" else "incremental"}]}
+                for kind, path in items],
         }
         file = save(tmp_path, doc)
         planned = cli("plan", file, "--detailed-exitcode")

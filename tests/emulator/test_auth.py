@@ -87,7 +87,7 @@ def test_a_new_pat_sign_in_ends_the_previous_session(emu: Emulator) -> None:
     # password sessions are independent
     a = sign_in(emu, user="admin", password="admin")
     sign_in(emu, user="admin", password="admin")
-    assert a.datasources.get()[1].total_available == 29
+    assert a.datasources.get()[1].total_available == 30
 
 
 def test_tokens_expire_after_token_ttl(make_emulator) -> None:  # type: ignore[no-untyped-def]

@@ -33,7 +33,7 @@ def _wb(server: TSC.Server, name: str) -> TSC.WorkbookItem:
 
 
 def test_pager_walks_every_page(server: TSC.Server) -> None:
-    for endpoint, total in ((server.datasources, 29), (server.workbooks, 14), (server.projects, 10)):
+    for endpoint, total in ((server.datasources, 30), (server.workbooks, 14), (server.projects, 10)):
         items = list(TSC.Pager(endpoint, TSC.RequestOptions(pagesize=4)))
         assert len(items) == total
         assert len({i.id for i in items}) == total
@@ -41,9 +41,9 @@ def test_pager_walks_every_page(server: TSC.Server) -> None:
 
 def test_pagination_echoes_size_and_total(server: TSC.Server) -> None:
     items, pagination = server.datasources.get(TSC.RequestOptions(pagenumber=2, pagesize=10))
-    assert (len(items), pagination.page_number, pagination.page_size, pagination.total_available) == (10, 2, 10, 29)
+    assert (len(items), pagination.page_number, pagination.page_size, pagination.total_available) == (10, 2, 10, 30)
     items, pagination = server.datasources.get(TSC.RequestOptions(pagesize=1000))
-    assert len(items) == 29
+    assert len(items) == 30
 
 
 @pytest.mark.parametrize(("query", "status", "code"), [
@@ -106,7 +106,7 @@ def test_fields_only_emit_what_was_asked(server: TSC.Server) -> None:
     options = TSC.RequestOptions()
     options.fields.update({"id", "name", "hasExtracts", "encryptExtracts", "projectId", "projectName"})
     items = list(TSC.Pager(server.datasources, options))
-    assert len(items) == 29
+    assert len(items) == 30
     orders = next(i for i in items if i.name == "Orders")
     assert (orders.project_name, orders.has_extracts, orders.encrypt_extracts, orders.owner_id) == (
         "Sales", True, True, None)

@@ -67,7 +67,7 @@ def test_state_round_trip(tmp_path: Path) -> None:
         server = sign_in(second)
         assert server.schedules.get_by_id(schedule.id).name == "Persisted"
         assert task.id not in {t.id for t in server.tasks.get()[0]}
-        assert len(server.tasks.get()[0]) == 45
+        assert len(server.tasks.get()[0]) == 46
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".emulator-state-")]
 
 

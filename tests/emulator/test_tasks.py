@@ -20,13 +20,15 @@ def _ds(server: TSC.Server, name: str) -> TSC.DatasourceItem:
 
 def test_server_task_list_is_one_unpaginated_response(server: TSC.Server) -> None:
     tasks, pagination = server.tasks.get()
-    assert len(tasks) == 46
+    assert len(tasks) == 47
     assert pagination is None or pagination.total_available is None
-    assert len(list(TSC.Pager(server.tasks))) == 46
+    assert len(list(TSC.Pager(server.tasks))) == 47
     text = requests.get(raw(server, "/tasks/extractRefreshes"), headers={"X-Tableau-Auth": server.auth_token},
                         timeout=5).text
     assert "<pagination" not in text and "frequencyDetails" not in text
-    assert 'incremental="true"' in text and 'type="RefreshExtractTask"' in text
+    # Real task lists type tasks, with no incremental attribute (ledger: "Task types").
+    assert 'type="IncrementExtractTask"' in text and 'type="RefreshExtractTask"' in text
+    assert "incremental=" not in text
     nightly = [t for t in tasks if t.schedule_item and t.schedule_item.name == "Nightly 02:00"]
     assert nightly and all(t.schedule_item.state == "Active" and t.schedule_item.next_run_at for t in nightly)
 
@@ -133,7 +135,7 @@ def test_server_rejects_cloud_task_create_and_update(server: TSC.Server) -> None
 
 def test_cloud_tasks_carry_their_recurrence(cloud_server: TSC.Server) -> None:
     tasks, _ = cloud_server.tasks.get()
-    assert len(tasks) == 46
+    assert len(tasks) == 47
     assert all(t.schedule_id is None and t.schedule_item.interval_item is not None for t in tasks)
     text = requests.get(raw(cloud_server, "/tasks/extractRefreshes"),
                         headers={"X-Tableau-Auth": cloud_server.auth_token}, timeout=5).text

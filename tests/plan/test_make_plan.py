@@ -99,11 +99,6 @@ CASES = {
                tasks=[task("t1", ORDERS, schedule="Hourly")]),
         [("move", f"{T_ORDERS}[full @ Nightly]")],
     ),
-    "task replace": (
-        desired(extracts=[extract("datasource", "Sales/Orders", refresh=[want("Nightly", "incremental")])]),
-        server(schedules=[sched("Nightly")], tasks=[task("t1", ORDERS, schedule="Nightly")]),
-        [("replace", f"{T_ORDERS}[incremental @ Nightly]")],
-    ),
     "task type ignored": (
         desired(extracts=[extract("datasource", "Sales/Orders", refresh=[want("Nightly", "incremental")])],
                 ignore=["task.type"]),
@@ -419,13 +414,16 @@ def test_max_deletes_counts_deletes_and_replaces(max_deletes: int, delete_count:
                 extracts=[extract("datasource", "Sales/Orders", refresh=[want("Nightly", "incremental")])])
     lv = server(schedules=[sched("Nightly"), sched("Spare", start="05:00")],
                 tasks=[task("t1", ORDERS, schedule="Nightly"), task("t2", OTHER, schedule="Nightly")])
-    plan = make_plan(d, lv)
+    plan = make_plan(d, lv, strict=False)  # a Server replace is kept (as drift keeps it) to be counted
     assert plan.counts == {"create": 0, "update": 0, "move": 0, "replace": 1, "delete": 2}
     assert (plan.delete_count, plan.exceeds_max_deletes, plan.max_deletes) == (delete_count, exceeds, max_deletes)
     assert any("max_deletes" in w for w in plan.warnings) == exceeds
 
 
 def _big() -> tuple[DesiredState, LiveState]:
+    """Every kind of change at once, including Server task changes Tableau's REST API cannot make:
+    the tests below plan it with ``strict=False`` (as drift does), so those changes stay in the plan
+    and targeting, ordering and determinism are checked over all of them."""
     d = desired(
         schedules=[sched("Nightly", start="03:00"), sched("Weekly", "weekly", "06:00", weekdays=("monday",))],
         extracts=[
@@ -460,7 +458,7 @@ TARGETS = {
 @pytest.mark.parametrize(("targets", "addresses"), TARGETS.values(), ids=TARGETS.keys())
 def test_targets(targets: list[str], addresses: list[str]) -> None:
     d, lv = _big()
-    plan = make_plan(d, lv, targets)
+    plan = make_plan(d, lv, targets, strict=False)
     assert sorted(c.address for c in plan.changes) == sorted(addresses)
     assert any(w.startswith("Plan limited by --target") for w in plan.warnings)
 
@@ -478,13 +476,13 @@ def test_targets(targets: list[str], addresses: list[str]) -> None:
 def test_bad_target(selector: str, message: str) -> None:
     d, lv = _big()
     with pytest.raises(PlanError) as error:
-        make_plan(d, lv, [selector])
+        make_plan(d, lv, [selector], strict=False)
     assert message in str(error.value)
 
 
 def test_same_input_gives_the_same_plan_byte_for_byte() -> None:
     d, lv = _big()
-    assert plan_to_json(make_plan(d, lv)) == plan_to_json(make_plan(d, lv))
+    assert plan_to_json(make_plan(d, lv, strict=False)) == plan_to_json(make_plan(d, lv, strict=False))
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -501,12 +499,12 @@ def test_input_order_does_not_matter(seed: int) -> None:
                  extracts=tuple(replace(e, refresh=shuffled(e.refresh or ())) for e in shuffled(d.extracts)))
     lv2 = replace(lv, items=shuffled(lv.items), schedules=shuffled(lv.schedules), tasks=shuffled(lv.tasks),
                   projects=shuffled(lv.projects))
-    assert plan_to_json(make_plan(d2, lv2)) == plan_to_json(make_plan(d, lv))
+    assert plan_to_json(make_plan(d2, lv2, strict=False)) == plan_to_json(make_plan(d, lv, strict=False))
 
 
 def test_plan_is_sorted_by_phase_kind_address() -> None:
     d, lv = _big()
-    changes = make_plan(d, lv).changes
+    changes = make_plan(d, lv, strict=False).changes
     keys = [(c.phase, c.kind, c.address) for c in changes]
     assert [c.action for c in changes][:1] == [Action.UPDATE]
     assert keys == sorted(keys, key=lambda k: (k[0], ["site", "schedule", "encrypt", "task"].index(k[1]), k[2]))
@@ -514,10 +512,103 @@ def test_plan_is_sorted_by_phase_kind_address() -> None:
 
 def test_observed_covers_what_the_plan_depends_on() -> None:
     d, lv = _big()
-    plan = make_plan(d, lv)
+    plan = make_plan(d, lv, strict=False)
     assert set(plan.observed) == {
         "site", "schedule:Nightly", "schedule:Weekly", "schedule:Old", "usage:schedule:Old",
         f"item:datasource:{ORDERS.id}", f"tasks:datasource:{ORDERS.id}",
         f"item:workbook:{BOARD.id}", f"tasks:workbook:{BOARD.id}",
         f"item:datasource:{OTHER.id}", f"tasks:datasource:{OTHER.id}",
     }
+
+
+# -- What Tableau Server's REST API cannot do is refused before anything is written ------------------------
+# Add-to-schedule always makes a full refresh task (docs/tableau-behaviour.md, "Add to schedule makes full
+# tasks"), so creating an incremental task, changing a task's type, and a REST move of an incremental task
+# would all silently turn it into a full refresh.
+
+SERVER_REFUSALS = {
+    "create incremental": (
+        [want("Nightly", "incremental")], [], "cannot make an incremental refresh task"),
+    "type full to incremental": (
+        [want("Nightly", "incremental")], [task("t1", ORDERS, schedule="Nightly")],
+        "changes the task's type from full to incremental"),
+    "type incremental to full": (
+        [want("Nightly")], [task("t1", ORDERS, "incremental", "Nightly")],
+        "changes the task's type from incremental to full"),
+    "REST move of an incremental task": (
+        [want("Weekly", "incremental")], [task("t1", ORDERS, "incremental", "Nightly")],
+        "--server-move-strategy vizportal"),
+}
+
+
+@pytest.mark.parametrize(("wanted", "tasks", "words"), SERVER_REFUSALS.values(), ids=SERVER_REFUSALS.keys())
+def test_server_refuses_what_rest_cannot_make(wanted: list, tasks: list, words: str) -> None:  # type: ignore[type-arg]
+    d = desired(extracts=[extract("datasource", "Sales/Orders", refresh=wanted, line=20)])
+    lv = server(schedules=[sched("Nightly"), sched("Weekly", "weekly", "06:00", weekdays=("monday",))], tasks=tasks)
+    with pytest.raises(PlanError) as error:
+        make_plan(d, lv)
+    message = str(error.value)
+    assert message.startswith("examples/site.yaml:") and T_ORDERS in message and words in message
+    # drift (strict=False) keeps the difference, with the reason as a warning
+    (change,) = [c for c in make_plan(d, lv, strict=False).changes if c.kind == "task"]
+    assert any(words in w for w in change.warnings)
+
+
+def test_incremental_move_allowed_in_place_with_vizportal() -> None:
+    d = desired(extracts=[extract("datasource", "Sales/Orders", refresh=[want("Weekly", "incremental")])])
+    lv = server(schedules=[sched("Nightly"), sched("Weekly", "weekly", "06:00", weekdays=("monday",))],
+                tasks=[task("t1", ORDERS, "incremental", "Nightly")])
+    plan = make_plan(d, lv, server_moves="vizportal")
+    assert actions(plan) == [("move", f"{T_ORDERS}[incremental @ Weekly]")]
+    assert not plan.changes[0].warnings
+
+
+def test_cloud_may_create_and_retype_incremental_tasks() -> None:
+    d = desired(extracts=[extract("datasource", "Sales/Orders", refresh=[
+        want("N", "incremental", recurrence=rec("daily", "02:00")),
+        want("W", "incremental", recurrence=rec("weekly", "06:00", weekdays=("monday",)))])])
+    lv = live(flavor="cloud", items=ITEMS, tasks=[task("t1", ORDERS, recurrence=rec("daily", "02:00"))])
+    assert sorted(a for a, _ in actions(make_plan(d, lv))) == ["create", "replace"]
+
+
+def test_refresh_on_an_item_without_an_extract_is_refused() -> None:
+    live_item = ds("Sales/Live", has_extracts=False)
+    d = desired(extracts=[extract("datasource", "Sales/Live", refresh=[want("Nightly")], line=12),
+                          extract("datasource", "Sales/Orders", refresh=[], line=14)])
+    lv = server(items=(*ITEMS, live_item), schedules=[sched("Nightly")])
+    with pytest.raises(PlanError) as error:
+        make_plan(d, lv)
+    assert str(error.value).startswith('examples/site.yaml:12:')
+    assert 'datasource "Sales/Live" has no extract' in str(error.value)
+    # refresh: [] on such an item is fine, and an unknown hasExtracts (None) refuses nothing
+    d2 = desired(extracts=[extract("datasource", "Sales/Live", refresh=[want("Nightly")])])
+    unknown = replace(live_item, has_extracts=None)
+    assert actions(make_plan(d2, server(items=(*ITEMS, unknown), schedules=[sched("Nightly")]))) == [
+        ("create", 'task[datasource "Sales/Live"][full @ Nightly]')]
+
+
+def test_customized_monthly_days_are_never_diffed() -> None:
+    """Tableau answers a UI-made multi-day monthly schedule without its days (ledger: "Customized Monthly")."""
+    unknown = replace(sched("Payroll", "monthly", "05:00"), recurrence=rec("monthly", "05:00", days_unknown=True))
+    d = desired(schedules=[sched("Payroll", "monthly", "05:00", month_days=(1, 15), line=4)])
+    plan = make_plan(d, server(schedules=[unknown]))
+    assert actions(plan) == []
+    assert any("does not report the days" in w and "examples/site.yaml:4:3" in w for w in plan.warnings)
+    # another field changing writes the declared days, and shows what was (not) read before
+    d2 = desired(schedules=[sched("Payroll", "monthly", "06:00", month_days=(1, 15), line=4)])
+    (change,) = make_plan(d2, server(schedules=[unknown])).changes
+    assert change.before is not None and change.before["month_days"] == "not reported by Tableau"
+    assert change.after is not None and change.after["month_days"] == [1, 15]
+
+
+def test_referenced_schedules_are_checked_and_never_pruned() -> None:
+    from reconciler.model import ScheduleRef
+    d = replace(desired(extracts=[extract("datasource", "Sales/Orders", refresh=[want("Payroll", line=21)])],
+                        prune=True), referenced_schedules=(ScheduleRef("Payroll"), ScheduleRef("Spare")))
+    lv = server(schedules=[sched("Payroll", "monthly", "05:00", month_days=(1,)), sched("Spare", start="04:00")],
+                tasks=[task("t1", ORDERS, schedule="Payroll")])
+    plan = make_plan(d, lv)
+    assert actions(plan) == [] and not plan.unmanaged
+    with pytest.raises(PlanError) as error:
+        make_plan(d, server(schedules=[sched("Spare", start="04:00")]))
+    assert 'schedule "Payroll" is listed in referenced_schedules:' in str(error.value)

@@ -77,7 +77,16 @@ CASES: list[tuple[str, dict[str, str | bytes], list[str], list[tuple[str, list[s
      ["--flavor", "cloud"], [("a.yaml:6:5", ["exactly one weekday"])]),
     ("hourly-every-4h-cloud", {"a.yaml": HEAD + 'flavor: cloud\nschedules:\n  H:\n    frequency: hourly\n'
                                                 '    every: 4h\n    start: "00:00"\n    end: "20:00"\n'}, [],
-     [("a.yaml:4:3", ["every 15m, 30m or 1h", "frequency: daily with every: 4h"])]),
+     [("a.yaml:4:3", ["every 60 minutes only", "frequency: daily with every: 4h"])]),
+    # Cloud's hourly runs every 60 minutes only: 15m and 30m are Tableau Server only (ledger: "Cloud hourly").
+    ("hourly-every-30m-cloud", {"a.yaml": HEAD + 'flavor: cloud\nschedules:\n  H:\n    frequency: hourly\n'
+                                                 '    every: 30m\n    start: "08:00"\n    end: "18:00"\n'}, [],
+     [("a.yaml:4:3", ["every 60 minutes only", "every 30m", "Tableau Server only", "every: 1h"])]),
+    ("referenced-and-declared", {"a.yaml": HEAD + 'schedules:\n  N:\n    frequency: daily\n    start: "02:00"\n'
+                                                  'referenced_schedules: [N]\n'}, [],
+     [("a.yaml:6:24", ["referenced_schedules:", "also declared", "a.yaml:3:3"])]),
+    ("referenced-on-cloud", {"a.yaml": HEAD + 'flavor: cloud\nreferenced_schedules: [Nightly]\n'}, [],
+     [("a.yaml:3:24", ["Tableau Cloud has no server schedules"])]),
     ("monthly-day-32", {"a.yaml": HEAD + 'schedules:\n  M:\n    frequency: monthly\n    start: "06:00"\n'
                                          '    month_days: [1, 32]\n'}, [],
      [("a.yaml:6:21", ["32 is not valid", "1..31 or last"])]),
