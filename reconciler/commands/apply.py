@@ -24,6 +24,7 @@ from reconciler.tableau.connect import Connection, connect
 from reconciler.tableau.read import read_site
 from reconciler.tableau.vizportal import (
     UNSUPPORTED,
+    PlannedMove,
     VizportalClient,
     VizportalMover,
     require_password_credentials,
@@ -193,9 +194,28 @@ def apply(paths: Sequence[Path], options: ConnectionOptions, *, auto_approve: bo
             client = stack.enter_context(VizportalClient(conn.settings))
             with output.status("Logging in to Vizportal ..."):
                 client.login()
-            mover = VizportalMover(client)
+            vizportal = VizportalMover(client, conn)
+            with output.status("Matching the task moves to Vizportal's tasks ..."):
+                vizportal.prepare(_planned_moves(plan), {c.target.get("name", "") for c in plan.changes
+                                                         if c.kind == "schedule" and c.action is Action.CREATE})
+            mover = vizportal
         result = _execute(plan, writer, schedule_ids, parallelism, journal_file, output, mover)
     return _report(result, output, journal, settings.retry.attempts)
+
+
+def _planned_moves(plan: Plan) -> list[PlannedMove]:
+    """The plan's task moves, with what Vizportal needs to find each task (``VizportalMover.prepare``)."""
+    moves = []
+    for c in plan.changes:
+        if c.kind != "task" or c.action is not Action.MOVE:
+            continue
+        target = c.target
+        before = c.before or {}
+        moves.append(PlannedMove(
+            target.get("task_id", ""), c.address, c.source, target.get("item_kind", ""), target.get("item_id", ""),
+            target.get("item_path", ""), target.get("from_schedule_name") or str(before.get("schedule") or ""),
+            target.get("schedule_name") or str((c.after or {}).get("schedule") or "")))
+    return moves
 
 
 def _strategy_note(strategy: str, moves: int) -> str:

@@ -79,6 +79,9 @@ class EmulatorConfig:
     slow_ms: int = 0
     fault_scope: str = "all"
     """`all`: faults apply to every request; `writes`: only to writes (not GET, sign-in or sign-out)."""
+    vizportal_max_items: int = 1000
+    """The most entries one page of a Vizportal list answers (`page.maxItems` is capped to it); Tableau's
+    own cap is not known. Tests lower it to make a client read several pages."""
 
 
 FAULT_SCOPES = ("all", "writes")
@@ -107,7 +110,7 @@ class EmulatorApp:
         self.config = config
         self.content = ContentResponses(store)
         self.schedules = ScheduleResponses(store)
-        self.vizportal = Vizportal(store)
+        self.vizportal = Vizportal(store, config.vizportal_max_items)
         self.counts: Counter[str] = Counter()
         self.counts_lock = threading.Lock()
         self.rng = random.Random(config.random_seed)
