@@ -165,7 +165,8 @@ class Vizportal:
                       reverse=first.get("ascending") is False)
         else:
             rows.sort(key=lambda r: int(r["id"]))
-        page = params.get("page") if isinstance(params.get("page"), dict) else {}
+        asked = params.get("page")
+        page: dict[str, Any] = asked if isinstance(asked, dict) else {}
         try:
             start = max(0, int(page.get("startIndex", 0)))
             size = min(self.max_items, max(1, int(page.get("maxItems", self.max_items))))
