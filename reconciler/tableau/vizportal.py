@@ -665,6 +665,10 @@ class VizportalMover:
 # -- refresh ------------------------------------------------------------------------------------------
 
 _DATASOURCE_SUBTITLES = ("datasource", "data source")
+#: How many times the REST jobs list is read after the call, and the wait between reads (seconds),
+#: while a data source has no new job and Vizportal reported no error.
+JOB_LIST_ATTEMPTS = 3
+JOB_LIST_WAIT = 1.0
 
 
 def _refresh_jobs(conn: Connection, incremental: bool) -> dict[str, ET.Element]:
@@ -687,23 +691,27 @@ def start_datasource_refreshes(conn: Connection, client: VizportalClient, items:
     ids = [item_web_id(conn, "datasource", item.id, label) for item, label in items]
     before = _refresh_jobs(conn, incremental)
     answer = client.run_extract_refreshes_on_datasources(ids, incremental)
-    after = _refresh_jobs(conn, incremental)
-    new = [node for ident, node in after.items() if ident not in before]
     names = [item.name for item, _ in items]
-    started: list[JobStart] = []
-    unmatched: list[tuple[Item, str]] = []
-    unclear: list[str] = []
-    for item, label in items:
-        jobs = [n for n in new if n.get("title") == item.name
-                and (n.get("subtitle") or "").lower() in _DATASOURCE_SUBTITLES]
-        if len(jobs) == 1 and names.count(item.name) == 1:
-            started.append(JobStart(label, jobs[0].get("id", "")))
-        elif not jobs:
-            unmatched.append((item, label))
-        else:
-            why = (f"{names.count(item.name)} of the data sources refreshed are named {item.name!r}"
-                   if names.count(item.name) > 1 else f"{len(jobs)} new refresh jobs are titled {item.name!r}")
-            unclear.append(f"{label} ({why}: the REST jobs list does not say which job is whose)")
+    for attempt in range(JOB_LIST_ATTEMPTS):  # a job may show in the REST list a moment after the call
+        if attempt:
+            time.sleep(JOB_LIST_WAIT)
+        new = [node for ident, node in _refresh_jobs(conn, incremental).items() if ident not in before]
+        started: list[JobStart] = []
+        unmatched: list[tuple[Item, str]] = []
+        unclear: list[str] = []
+        for item, label in items:
+            jobs = [n for n in new if n.get("title") == item.name
+                    and (n.get("subtitle") or "").lower() in _DATASOURCE_SUBTITLES]
+            if len(jobs) == 1 and names.count(item.name) == 1:
+                started.append(JobStart(label, jobs[0].get("id", "")))
+            elif not jobs:
+                unmatched.append((item, label))
+            else:
+                why = (f"{names.count(item.name)} of the data sources refreshed are named {item.name!r}"
+                       if names.count(item.name) > 1 else f"{len(jobs)} new refresh jobs are titled {item.name!r}")
+                unclear.append(f"{label} ({why}: the REST jobs list does not say which job is whose)")
+        if not unmatched or answer.errors:
+            break
     running = (" The refresh(es) that did start go on on the server: "
                + ", ".join(f"{s.label} (job {s.job_id})" for s in started) + ".") if started else ""
     if unclear:

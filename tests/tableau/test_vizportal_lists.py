@@ -4,17 +4,19 @@ and reading an item's Vizportal id from its REST webpageUrl (docs/tableau-behavi
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from reconciler.errors import TableauRequestError
+from reconciler.errors import ReconcilerError, TableauRequestError
 from reconciler.tableau.connect import ConnectionSettings, Credentials
 from reconciler.tableau.vizportal import (
     PlannedMove,
     VizportalClient,
     VizportalSchedule,
     VizportalTask,
+    item_web_id,
     match_tasks,
     web_id,
 )
@@ -139,3 +141,38 @@ def test_two_rest_tasks_matching_one_vizportal_task_are_both_refused() -> None:
                                    SCHEDULES)
     assert mapped == {}
     assert set(problems) == {"luid-1", "luid-2"} and "both match the one Vizportal task 501" in problems["luid-1"]
+
+
+class _Answer:
+    def __init__(self, xml: str) -> None:
+        self.content = xml.encode()
+
+
+class _Jobs:
+    def __init__(self, xml: str) -> None:
+        self.xml = xml
+        self.urls: list[str] = []
+
+    def get_request(self, url: str) -> _Answer:
+        self.urls.append(url)
+        return _Answer(self.xml)
+
+
+def fake_conn(xml: str) -> Any:
+    """What ``item_web_id`` uses of a Connection: ``site_url`` and ``server.jobs.get_request``."""
+    return SimpleNamespace(site_url="https://t/api/3.25/sites/s", server=SimpleNamespace(jobs=_Jobs(xml)))
+
+
+def test_item_web_id_reads_the_webpage_url_of_the_item() -> None:
+    conn = fake_conn('<tsResponse xmlns="http://tableau.com/api"><datasource id="L" name="Orders" '
+                     'webpageUrl="https://t/#/site/s/datasources/46"/></tsResponse>')
+    assert item_web_id(conn, "datasource", "L", "data source Sales/Orders") == "46"
+    assert conn.server.jobs.urls == ["https://t/api/3.25/sites/s/datasources/L"]
+
+
+@pytest.mark.parametrize("attrs", ['', 'webpageUrl="https://t/#/site/s/datasources/"'])
+def test_an_item_without_a_usable_webpage_url_is_refused(attrs: str) -> None:
+    conn = fake_conn(f'<tsResponse xmlns="http://tableau.com/api"><datasource id="L" {attrs}/></tsResponse>')
+    with pytest.raises(ReconcilerError) as caught:
+        item_web_id(conn, "datasource", "L", "data source 'Sales/Orders'")
+    assert "data source 'Sales/Orders'" in str(caught.value) and "Vizportal id" in str(caught.value)
