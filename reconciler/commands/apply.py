@@ -182,15 +182,10 @@ def apply(paths: Sequence[Path], options: ConnectionOptions, *, auto_approve: bo
             raise UsageError(
                 f"The plan deletes {plan.delete_count} objects, more than policy.max_deletes ({plan.max_deletes}). "
                 "Nothing was applied. Review the plan; if it is right, run again with --allow-mass-delete.")
-        if not auto_approve:
-            _confirm(len(plan.changes))
-        journal_file: IO[str] | None = None
-        if journal is not None:
-            journal_file = stack.enter_context(open(journal, "a", encoding="utf-8"))
-        writer = Writer(conn, live.flavor)
-        schedule_ids = {s.name: s.id for s in live.schedules if s.id}
         mover: TaskMover | None = None
-        if move_strategy == "vizportal" and moves:  # log in before the first write: a refusal changes nothing
+        if move_strategy == "vizportal" and moves:
+            # Log in and match every move to its Vizportal task before asking, and so before the first
+            # write: a refused login or a move that matches no single task changes nothing.
             client = stack.enter_context(VizportalClient(conn.settings))
             with output.status("Logging in to Vizportal ..."):
                 client.login()
@@ -199,6 +194,13 @@ def apply(paths: Sequence[Path], options: ConnectionOptions, *, auto_approve: bo
                 vizportal.prepare(_planned_moves(plan), {c.target.get("name", "") for c in plan.changes
                                                          if c.kind == "schedule" and c.action is Action.CREATE})
             mover = vizportal
+        if not auto_approve:
+            _confirm(len(plan.changes))
+        journal_file: IO[str] | None = None
+        if journal is not None:
+            journal_file = stack.enter_context(open(journal, "a", encoding="utf-8"))
+        writer = Writer(conn, live.flavor)
+        schedule_ids = {s.name: s.id for s in live.schedules if s.id}
         result = _execute(plan, writer, schedule_ids, parallelism, journal_file, output, mover)
     return _report(result, output, journal, settings.retry.attempts)
 

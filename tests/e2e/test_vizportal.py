@@ -482,6 +482,9 @@ def test_a_task_that_matches_two_vizportal_tasks_is_refused_before_any_write(
     assert len(server_emu.events) == events_before
     assert {t.id for t in store.tasks.values() if t.item_id == full.item_id} == {full.id, twin.id}
     assert store.tasks[full.id].schedule_id == full.schedule_id
+    asked = cli("apply", file, "--server-move-strategy", "vizportal")  # refused before the question too
+    assert asked.code == 1 and "cannot move 1 of the plan's 1 task move(s)" in " ".join(asked.err.split())
+    assert "without confirmation" not in asked.err and rest_writes(server_emu) == 0
 
 
 def test_refresh_via_vizportal_of_a_data_source_without_any_task(server_emu: Emulator, cli: Any,
