@@ -259,6 +259,8 @@ def emulator_serve(
                                              "sign-in, sign-out).")] = "all",
     token_ttl: Annotated[float, typer.Option(help="Seconds before a session expires.")] = 14400.0,
     job_seconds: Annotated[float, typer.Option(help="How long a refresh job runs.")] = 1.0,
+    vizportal_max_items: Annotated[int, typer.Option(min=1, help="The most entries one page of a Vizportal list "
+                                                     "(getExtractTasks, getSchedules) answers.")] = 1000,
 ) -> None:
     """Serve a fake Tableau Server or Tableau Cloud over HTTP. Prints `listening on http://HOST:PORT` first."""
     from reconciler.emulator import EmulatorConfig, serve
@@ -268,7 +270,8 @@ def emulator_serve(
                             random_seed=random_seed, state=str(state) if state else None, latency_ms=latency_ms,
                             fail_rate=fail_rate, throttle_rate=throttle_rate, token_ttl=token_ttl,
                             job_seconds=job_seconds, drop_rate=drop_rate, drop_after_rate=drop_after_rate,
-                            slow_rate=slow_rate, slow_ms=slow_ms, fault_scope=fault_scope)
+                            slow_rate=slow_rate, slow_ms=slow_ms, fault_scope=fault_scope,
+                            vizportal_max_items=vizportal_max_items)
     if fault_scope not in ("all", "writes"):
         raise UsageError(f"--fault-scope must be all or writes, not {fault_scope!r}.")
     if flavor not in ("server", "cloud"):

@@ -24,6 +24,7 @@ from reconciler.tableau.connect import Connection, connect
 from reconciler.tableau.read import read_site
 from reconciler.tableau.vizportal import (
     UNSUPPORTED,
+    PlannedMove,
     VizportalClient,
     VizportalMover,
     require_password_credentials,
@@ -193,6 +194,18 @@ def apply(paths: Sequence[Path], options: ConnectionOptions, *, auto_approve: bo
             raise UsageError(
                 f"The plan deletes {plan.delete_count} objects, more than policy.max_deletes ({plan.max_deletes}). "
                 "Nothing was applied. Review the plan; if it is right, run again with --allow-mass-delete.")
+        mover: TaskMover | None = None
+        if move_strategy == "vizportal" and moves:
+            # Log in and match every move to its Vizportal task before asking, and so before the first
+            # write: a refused login or a move that matches no single task changes nothing.
+            client = stack.enter_context(VizportalClient(conn.settings))
+            with output.status("Logging in to Vizportal ..."):
+                client.login()
+            vizportal = VizportalMover(client, conn)
+            with output.status("Matching the task moves to Vizportal's tasks ..."):
+                vizportal.prepare(_planned_moves(plan), {c.target.get("name", "") for c in plan.changes
+                                                         if c.kind == "schedule" and c.action is Action.CREATE})
+            mover = vizportal
         if not auto_approve:
             _confirm(len(plan.changes))
         journal_file: IO[str] | None = None
@@ -200,14 +213,23 @@ def apply(paths: Sequence[Path], options: ConnectionOptions, *, auto_approve: bo
             journal_file = stack.enter_context(open(journal, "a", encoding="utf-8"))
         writer = Writer(conn, live.flavor)
         schedule_ids = {s.name: s.id for s in live.schedules if s.id}
-        mover: TaskMover | None = None
-        if move_strategy == "vizportal" and moves:  # log in before the first write: a refusal changes nothing
-            client = stack.enter_context(VizportalClient(conn.settings))
-            with output.status("Logging in to Vizportal ..."):
-                client.login()
-            mover = VizportalMover(client)
         result = _execute(plan, writer, schedule_ids, parallelism, journal_file, output, mover)
     return _report(result, output, journal, settings.retry.attempts)
+
+
+def _planned_moves(plan: Plan) -> list[PlannedMove]:
+    """The plan's task moves, with what Vizportal needs to find each task (``VizportalMover.prepare``)."""
+    moves = []
+    for c in plan.changes:
+        if c.kind != "task" or c.action is not Action.MOVE:
+            continue
+        target = c.target
+        before = c.before or {}
+        moves.append(PlannedMove(
+            target.get("task_id", ""), c.address, c.source, target.get("item_kind", ""), target.get("item_id", ""),
+            target.get("item_path", ""), target.get("from_schedule_name") or str(before.get("schedule") or ""),
+            target.get("schedule_name") or str((c.after or {}).get("schedule") or "")))
+    return moves
 
 
 def _strategy_note(strategy: str, moves: int) -> str:

@@ -82,6 +82,9 @@ class EmulatorConfig:
     fail_path: str = ""
     """A fault: every write whose path contains this text is answered 500 (an action that fails for
     good, as an item locked or removed on the server would); empty: off."""
+    vizportal_max_items: int = 1000
+    """The most entries one page of a Vizportal list answers (`page.maxItems` is capped to it); Tableau's
+    own cap is not known. Tests lower it to make a client read several pages."""
 
 
 FAULT_SCOPES = ("all", "writes")
@@ -110,7 +113,7 @@ class EmulatorApp:
         self.config = config
         self.content = ContentResponses(store)
         self.schedules = ScheduleResponses(store)
-        self.vizportal = Vizportal(store)
+        self.vizportal = Vizportal(store, config.vizportal_max_items)
         self.counts: Counter[str] = Counter()
         self.counts_lock = threading.Lock()
         self.rng = random.Random(config.random_seed)

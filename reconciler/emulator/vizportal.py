@@ -8,7 +8,13 @@ answer sets the `workgroup_session_id` and `XSRF-TOKEN` cookies; later calls nee
 Method errors are HTTP 200 with `{"errors": [{"code", "message"}]}`, as Vizportal does.
 
 Ids: every task, schedule, data source and workbook has a Vizportal integer id (sent as a string,
-`"id"`) next to its REST LUID (`"luid"`), so a client can map between them. Server flavor only.
+`"id"`). Answers carry no REST LUIDs: no public sample shows one (docs/tableau-behaviour.md, section
+Vizportal); an item's id is also the number at the end of its REST `webpageUrl`. Server flavor only.
+
+Lists (`getExtractTasks`, `getSchedules`) are paged as public scripts use them: `page: {startIndex,
+maxItems}` in, `totalCount` and `moreItems` out; `maxItems` is capped at `max_items` (the real cap is
+not known: ledger "Vizportal lists are paged"). `filter` is accepted and not applied (a session sees
+its own site); `order` on `targetName` / `name` is applied.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from __future__ import annotations
 import json
 import secrets
 import threading
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -24,10 +31,8 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from . import scheduling
 from .exceptions import EmulatorError
-from .models import Store, Task, User
-from .recurrence import next_run_at
+from .models import Store, User
 from .responses import Reply
-from .wire import iso
 
 __all__ = ["Vizportal"]
 
@@ -53,8 +58,10 @@ def _errors(code: int, message: str, status: int = 200) -> Reply:
 class Vizportal:
     """The Vizportal endpoints over the shared store."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, max_items: int = 1000) -> None:
         self.store = store
+        self.max_items = max(1, max_items)
+        self.calls: Counter[str] = Counter()
         self._key: rsa.RSAPrivateKey | None = None
         self._key_ids: set[str] = set()
         self._sessions: dict[str, _WebSession] = {}
@@ -77,6 +84,7 @@ class Vizportal:
         if not isinstance(payload, dict):
             return _errors(400, "The request body must be a JSON object.", 400)
         params = payload.get("params") or {}
+        self.calls[method] += 1
         if payload.get("method", method) != method or not isinstance(params, dict):
             return _errors(400, "The method in the body does not match the URL, or params is not an object.")
         if method == "generatePublicKey":
@@ -147,77 +155,102 @@ class Vizportal:
 
     # ---- methods --------------------------------------------------------------------------------
 
-    def _task_json(self, task: Task) -> dict[str, Any]:
-        schedule = self.store.schedules.get(task.schedule_id or "")
-        item = self.store.items.get(task.item_id)
-        return {
-            "id": str(task.vizportal_id), "luid": task.id, "type": "RefreshExtractTask",
-            "refreshType": "incremental" if task.incremental else "full", "priority": task.priority,
-            "consecutiveFailedCount": task.consecutive_failed_count,
-            "scheduleId": str(schedule.vizportal_id) if schedule else None,
-            "scheduleLuid": schedule.id if schedule else None, "scheduleName": schedule.name if schedule else None,
-            "targetType": task.item_kind, "targetId": str(item.vizportal_id) if item else None,
-            "targetLuid": task.item_id, "targetName": item.name if item else None,
-        }
+    def _page(self, params: dict[str, Any], rows: list[dict[str, Any]], order_field: str) -> tuple[
+            list[dict[str, Any]], bool]:
+        """Sort by `order` (`order_field` only; else by id), then cut `page`; (the page, more after it)."""
+        order = params.get("order")
+        first = order[0] if isinstance(order, list) and order and isinstance(order[0], dict) else {}
+        if first.get("field") == order_field:
+            rows.sort(key=lambda r: (str(r.get(order_field) or "").lower(), int(r["id"])),
+                      reverse=first.get("ascending") is False)
+        else:
+            rows.sort(key=lambda r: int(r["id"]))
+        asked = params.get("page")
+        page: dict[str, Any] = asked if isinstance(asked, dict) else {}
+        try:
+            start = max(0, int(page.get("startIndex", 0)))
+            size = min(self.max_items, max(1, int(page.get("maxItems", self.max_items))))
+        except (TypeError, ValueError):
+            raise EmulatorError(400, "400", "Bad request",
+                                "page.startIndex and page.maxItems must be numbers.") from None
+        return rows[start:start + size], start + size < len(rows)
 
     def get_extract_tasks(self, session_id: str, user: User, params: dict[str, Any]) -> Reply:
+        """Tasks (`id`, `scheduleId`, `targetId`, `targetName`), paged; next to them the page's schedules and
+        data sources (`id`, `name`), as public scripts read them."""
         self.store.settle()
         with self.store.lock:
-            tasks = [self._task_json(t) for t in self.store.tasks.values() if t.site_id == user.site_id]
-        return _json(200, {"result": {"totalCount": len(tasks), "tasks": tasks}})
+            rows: list[dict[str, Any]] = []
+            for task in self.store.tasks.values():
+                if task.site_id != user.site_id:
+                    continue
+                schedule = self.store.schedules.get(task.schedule_id or "")
+                item = self.store.items.get(task.item_id)
+                rows.append({"id": str(task.vizportal_id),
+                             "scheduleId": str(schedule.vizportal_id) if schedule else None,
+                             "targetId": str(item.vizportal_id) if item else None,
+                             "targetName": item.name if item else None, "_schedule": schedule, "_item": item})
+            total = len(rows)
+            page, more = self._page(params, rows, "targetName")
+            schedules = {r["_schedule"].vizportal_id: r["_schedule"] for r in page if r["_schedule"] is not None}
+            datasources = {r["_item"].vizportal_id: r["_item"] for r in page
+                           if r["_item"] is not None and r["_item"].kind == "datasource"}
+        tasks = [{k: v for k, v in r.items() if not k.startswith("_")} for r in page]
+        return _json(200, {"result": {
+            "totalCount": total, "moreItems": more, "tasks": tasks,
+            "schedules": [{"id": str(vid), "name": s.name} for vid, s in sorted(schedules.items())],
+            "datasources": [{"id": str(vid), "name": d.name} for vid, d in sorted(datasources.items())]}})
 
     def get_schedules(self, session_id: str, user: User, params: dict[str, Any]) -> Reply:
-        now = self.store.clock()
+        """Schedules (`id`, `name`), paged."""
         with self.store.lock:
-            schedules = [{
-                "id": str(s.vizportal_id), "luid": s.id, "name": s.name, "type": s.type, "state": s.state,
-                "priority": s.priority, "frequency": s.recurrence.frequency, "executionOrder": s.execution_order,
-                "nextRunAt": iso(next_run_at(s.recurrence, now)) if s.state == "Active" else None,
-            } for s in self.store.schedules.values()]
-        return _json(200, {"result": {"totalCount": len(schedules), "schedules": schedules}})
+            rows = [{"id": str(s.vizportal_id), "name": s.name} for s in self.store.schedules.values()]
+        total = len(rows)
+        page, more = self._page(params, rows, "name")
+        return _json(200, {"result": {"totalCount": total, "moreItems": more, "schedules": page}})
 
     def _resolve_task(self, site_id: str, ref: str) -> str:
         for task in self.store.tasks.values():
-            if task.site_id == site_id and (task.id == ref or str(task.vizportal_id) == ref):
+            if task.site_id == site_id and str(task.vizportal_id) == ref:
                 return task.id
         raise EmulatorError.not_found("404026", "Task not found", f"No extract task '{ref}' on this site.")
 
     def set_extract_tasks_schedule(self, session_id: str, user: User, params: dict[str, Any]) -> Reply:
-        """Move tasks (ids: Vizportal ids or LUIDs) to `scheduleId` (Vizportal id or LUID), in place."""
+        """Move tasks (`ids`: Vizportal ids) to `scheduleId` (a Vizportal id), in place. The answer of the
+        real method is not known; this one is an empty `result`."""
         ids = params.get("ids")
         schedule_ref = str(params.get("scheduleId", ""))
         if not isinstance(ids, list) or not ids or not schedule_ref:
             return _errors(400, "params needs a non-empty 'ids' list and a 'scheduleId'.")
         with self.store.lock:
-            schedule_id = next((s.id for s in self.store.schedules.values()
-                                if schedule_ref in (s.id, str(s.vizportal_id))), schedule_ref)
+            schedule_id = next((s.id for s in self.store.schedules.values() if schedule_ref == str(s.vizportal_id)),
+                               None)
+            if schedule_id is None:
+                raise EmulatorError.not_found("404008", "Schedule not found", f"No schedule '{schedule_ref}'.")
             task_ids = [self._resolve_task(user.site_id, str(ref)) for ref in ids]
-            moved = scheduling.move_tasks(self.store, user, user.site_id, task_ids, schedule_id)
-            result = [self._task_json(t) for t in moved]
-        return _json(200, {"result": {"tasks": result}})
+            scheduling.move_tasks(self.store, user, user.site_id, task_ids, schedule_id)
+        return _json(200, {"result": {}})
 
     def run_extract_refreshes_on_datasources(self, session_id: str, user: User, params: dict[str, Any]) -> Reply:
-        """Start a refresh job per data source (ids: Vizportal ids or LUIDs); jobs are visible over REST."""
+        """Start a refresh job per data source (`ids`: Vizportal ids); the jobs are visible over REST only.
+        Success is an empty `result`; each data source that cannot start is an entry of `errors`."""
         ids = params.get("ids")
         if not isinstance(ids, list) or not ids:
             return _errors(400, "params needs a non-empty 'ids' list.")
         incremental = str(params.get("type", "RefreshExtract")).lower().startswith("increment")
-        jobs: list[dict[str, Any]] = []
         errors: list[dict[str, Any]] = []
         with self.store.lock:
             for ref in ids:
                 ds = next((i for i in self.store.items.values() if i.kind == "datasource"
-                           and i.site_id == user.site_id and str(ref) in (i.id, str(i.vizportal_id))), None)
+                           and i.site_id == user.site_id and str(ref) == str(i.vizportal_id)), None)
                 if ds is None:
                     errors.append({"code": 404004, "message": f"Data source '{ref}' not found."})
                     continue
                 try:
-                    job = self.store.refresh_item(user, user.site_id, "datasource", ds.id, incremental)
+                    self.store.refresh_item(user, user.site_id, "datasource", ds.id, incremental)
                 except EmulatorError as err:
                     errors.append({"code": int(err.code), "message": err.summary, "detail": err.detail})
-                    continue
-                jobs.append({"id": job.id, "datasourceId": str(ds.vizportal_id), "datasourceLuid": ds.id})
-        body: dict[str, Any] = {"result": {"jobs": jobs}}
+        body: dict[str, Any] = {"result": {}}
         if errors:
             body["errors"] = errors
         return _json(200, body)

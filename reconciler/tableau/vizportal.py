@@ -12,9 +12,18 @@ What is used (DESIGN section 7, reference seeds 000 and 001):
 - the password is encrypted with RSA PKCS#1 v1.5 and sent hex-encoded to ``login`` with the key id
   and the site's contentUrl; the answer sets the ``workgroup_session_id`` and ``XSRF-TOKEN`` cookies;
 - every later call sends the session cookie and the ``X-XSRF-TOKEN`` header (the cookie's value);
-- ``getExtractTasks`` / ``getSchedules`` map REST LUIDs (and schedule names) to Vizportal ids;
+- ``getExtractTasks`` / ``getSchedules`` are paged (``page: {startIndex, maxItems}``, more while
+  ``result.moreItems``): both are read to the end, or not used at all;
 - ``setExtractTasksSchedule`` moves tasks to another schedule in place (same task, same history);
 - ``runExtractRefreshesOnDatasources`` starts data source refreshes.
+
+Vizportal ids are the integer ids of Tableau's repository, not REST LUIDs, and no public sample
+shows a LUID in a Vizportal answer. So REST objects are mapped to Vizportal ones only through what
+both sides are seen to carry (docs/tableau-behaviour.md, section Vizportal): an item's Vizportal id
+is the number at the end of its REST ``webpageUrl`` (the web page's address, which seed 000 reads
+the id from); a schedule is found by its name; a task is the one Vizportal task whose ``targetId``
+is its item's id and whose ``scheduleId`` is its schedule's. Anything that does not map to exactly
+one Vizportal object stops the apply before its first write.
 
 Every call is ``POST {server}/vizportal/api/web/v1/{method}`` with ``{"method": ..., "params": {...}}``.
 Vizportal reports a failed method with HTTP 200 and an ``errors`` member: that is a failure here
@@ -33,7 +42,8 @@ import re
 import sys
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+import xml.etree.ElementTree as ET
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -47,19 +57,23 @@ from reconciler.model import Item
 from reconciler.tableau import wire
 from reconciler.tableau.connect import Connection, ConnectionSettings, translate_error
 from reconciler.tableau.jobs import ALREADY_QUEUED, JobStart
+from reconciler.tableau.read import list_all
 
 __all__ = [
+    "PlannedMove",
     "RefreshAnswer",
     "VizportalClient",
-    "VizportalIds",
     "VizportalMover",
     "VizportalSchedule",
     "VizportalTask",
     "detect_flavor",
     "encrypt_password",
+    "item_web_id",
+    "match_tasks",
     "require_password_credentials",
     "require_server_flavor",
     "start_datasource_refreshes",
+    "web_id",
 ]
 
 API_PATH = "/vizportal/api/web/v1/"
@@ -68,7 +82,10 @@ XSRF_COOKIE = "XSRF-TOKEN"
 XSRF_HEADER = "X-XSRF-TOKEN"
 UNSUPPORTED = ("Vizportal is Tableau Server's undocumented web API: it is not supported by Tableau and may "
                "change or break between Tableau releases.")
-_LUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+#: Items per page asked of Vizportal's paged lists (public scripts ask 1,000), and the most pages read.
+PAGE_ITEMS = 1000
+MAX_PAGES = 1000
+_WEB_ID = re.compile(r"/(datasources|workbooks)/(\d+)(?:[/?#]|$)")
 _HEADERS = {"Content-Type": "application/json;charset=UTF-8", "Accept": "application/json, text/plain, */*",
             "Cache-Control": "no-cache"}
 
@@ -134,41 +151,39 @@ def encrypt_password(password: str, modulus_hex: str, exponent_hex: str) -> str:
 
 @dataclass(frozen=True)
 class VizportalTask:
-    """One extract refresh task as ``getExtractTasks`` lists it: Vizportal ids next to REST LUIDs."""
+    """One extract refresh task as ``getExtractTasks`` lists it: Vizportal ids only (no LUIDs).
+
+    ``target_kind`` is read from a ``targetType`` member when there is one that names a data source or a
+    workbook; no public sample shows that member, so it is usually None (unknown), and is then never
+    used to tell tasks apart.
+    """
 
     id: str
-    luid: str
     schedule_id: str | None
-    schedule_luid: str | None
-    schedule_name: str | None
-    target_type: str
     target_id: str | None
-    target_luid: str | None
+    target_kind: str | None = None
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> VizportalTask:
         def text(key: str) -> str | None:
             value = data.get(key)
-            return None if value is None else str(value)
+            return None if value is None or value == "" else str(value)
 
-        return cls(str(data.get("id", "")), str(data.get("luid", "")), text("scheduleId"), text("scheduleLuid"),
-                   text("scheduleName"), str(data.get("targetType", "")), text("targetId"), text("targetLuid"))
+        kind = str(data.get("targetType") or "").replace(" ", "").replace("_", "").lower()
+        return cls(str(data.get("id", "")), text("scheduleId"), text("targetId"),
+                   "datasource" if kind == "datasource" else "workbook" if kind == "workbook" else None)
 
 
 @dataclass(frozen=True)
 class VizportalSchedule:
     id: str
-    luid: str
     name: str
-    type: str
-    state: str
 
 
 @dataclass(frozen=True)
 class RefreshAnswer:
-    """``runExtractRefreshesOnDatasources``: the jobs started, and the per-item errors (HTTP 200 both)."""
+    """``runExtractRefreshesOnDatasources``: its ``errors`` (HTTP 200). Nothing else of it is relied on."""
 
-    jobs: tuple[Mapping[str, Any], ...]
     errors: tuple[Mapping[str, Any], ...]
 
 
@@ -283,15 +298,59 @@ class VizportalClient:
                         "again. Check that the account is still licensed and allowed to sign in.",
                         code="401") from again
 
+    def paged(self, method: str, key: str, params: Mapping[str, Any] | None = None,
+              page_items: int = PAGE_ITEMS, max_pages: int = MAX_PAGES) -> list[dict[str, Any]]:
+        """Every entry of ``result[key]`` of a paged Vizportal list, read to its end.
+
+        Pages are asked for with ``page: {startIndex, maxItems}`` and read while ``result.moreItems``
+        (as public scripts do). The next page starts after the entries received, whatever was asked for.
+        A page that brings nothing while announcing more, an entry seen twice, a ``totalCount`` that
+        the entries read do not reach, or more than ``max_pages`` pages is an error: a partial list is
+        never returned.
+        """
+        entries: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        start = 0
+        total: int | None = None
+        for _ in range(max_pages):
+            result = self.call(method, {**(params or {}), "page": {"startIndex": start, "maxItems": page_items}})
+            page = [e for e in result.get(key) or () if isinstance(e, dict)]
+            for entry in page:
+                ident = str(entry.get("id", ""))
+                if ident in seen:
+                    raise TableauRequestError(
+                        f"Vizportal {method} listed {key[:-1]} {ident} twice while its pages were read: the list "
+                        "changed during the read. Run the command again. Nothing was changed.")
+                seen.add(ident)
+            entries.extend(page)
+            if isinstance(result.get("totalCount"), int):
+                total = int(result["totalCount"])
+            if not result.get("moreItems"):
+                if total is not None and len(entries) < total:
+                    raise TableauRequestError(
+                        f"Vizportal {method} answered {len(entries)} {key} in all, but a totalCount of {total}: "
+                        "the list is incomplete (it may have changed during the read). Run the command again. "
+                        "Nothing was changed.")
+                return entries
+            if not page:
+                raise TableauRequestError(
+                    f"Vizportal {method} answered an empty page at startIndex {start} and said there are more "
+                    f"{key}; the list cannot be read to its end. Nothing was changed. {UNSUPPORTED}")
+            start += len(page)
+        raise TableauRequestError(
+            f"Vizportal {method} still had more {key} after {max_pages} pages ({len(entries)} read); reconciler "
+            "reads at most that many pages and never acts on a partial list. Nothing was changed.")
+
     def extract_tasks(self) -> list[VizportalTask]:
-        result = self.call("getExtractTasks")
-        return [VizportalTask.from_json(t) for t in result.get("tasks") or () if isinstance(t, dict)]
+        """Every extract refresh task the session sees (all pages)."""
+        params = {"order": [{"field": "targetName", "ascending": True}]}
+        return [VizportalTask.from_json(t) for t in self.paged("getExtractTasks", "tasks", params)]
 
     def schedules(self) -> list[VizportalSchedule]:
-        result = self.call("getSchedules")
-        return [VizportalSchedule(str(s.get("id", "")), str(s.get("luid", "")), str(s.get("name", "")),
-                                  str(s.get("type", "")), str(s.get("state", "")))
-                for s in result.get("schedules") or () if isinstance(s, dict)]
+        """Every schedule (all pages)."""
+        params = {"order": [{"field": "name", "ascending": True}]}
+        return [VizportalSchedule(str(s.get("id", "")), str(s.get("name", "")))
+                for s in self.paged("getSchedules", "schedules", params)]
 
     def set_extract_tasks_schedule(self, task_ids: Sequence[str], schedule_id: str) -> list[VizportalTask]:
         """Move the tasks (Vizportal ids) to the schedule (Vizportal id) in place, in one call."""
@@ -299,13 +358,10 @@ class VizportalClient:
         return [VizportalTask.from_json(t) for t in result.get("tasks") or () if isinstance(t, dict)]
 
     def run_extract_refreshes_on_datasources(self, ids: Sequence[str], incremental: bool = False) -> RefreshAnswer:
-        """Start refreshes of data sources (Vizportal ids); per-item errors come back next to the jobs."""
+        """Start refreshes of data sources (Vizportal ids); per-item errors come back with HTTP 200."""
         answer = self.call_raw("runExtractRefreshesOnDatasources",
                                {"ids": list(ids), "type": "IncrementExtract" if incremental else "RefreshExtract"})
-        result = answer.get("result") if isinstance(answer.get("result"), dict) else {}
-        jobs = tuple(j for j in (result or {}).get("jobs") or () if isinstance(j, dict))
-        errors = tuple(e for e in answer.get("errors") or () if isinstance(e, dict))
-        return RefreshAnswer(jobs, errors)
+        return RefreshAnswer(tuple(e for e in answer.get("errors") or () if isinstance(e, dict)))
 
     # -- transport ---------------------------------------------------------------------------
     def _post(self, method: str, params: Mapping[str, Any], doing: str, *,
@@ -378,79 +434,194 @@ def _json(response: requests.Response) -> dict[str, Any] | None:
 # -- id mapping ---------------------------------------------------------------------------------------
 
 
-class VizportalIds:
-    """REST LUIDs (and schedule names) → Vizportal ids, from ``getExtractTasks`` and ``getSchedules``."""
+def web_id(kind: str, webpage_url: str | None) -> str | None:
+    """The Vizportal id at the end of a REST ``webpageUrl`` (``…/#/site/S/datasources/46``), or None."""
+    match = _WEB_ID.search(webpage_url or "")
+    if match is None or match.group(1) != f"{kind}s":
+        return None
+    return match.group(2)
 
-    def __init__(self, tasks: Iterable[VizportalTask] = (), schedules: Iterable[VizportalSchedule] = ()) -> None:
-        self.tasks: dict[str, str] = {}
-        self.items: dict[str, str] = {}
-        self.schedules: dict[str, str] = {}
-        self.add_tasks(tasks)
-        self.add_schedules(schedules)
 
-    def add_tasks(self, tasks: Iterable[VizportalTask]) -> None:
-        for task in tasks:
-            self.tasks[task.luid] = task.id
-            self.tasks[task.id] = task.id
-            if task.target_luid and task.target_id:
-                self.items[task.target_luid] = task.target_id
+def item_web_id(conn: Connection, kind: str, luid: str, label: str) -> str:
+    """An item's Vizportal id, from its REST ``webpageUrl`` (a read); a clear error when there is none."""
+    doing = f"reading {label}"
+    try:
+        content = conn.server.jobs.get_request(f"{conn.site_url}/{kind}s/{luid}").content
+    except Exception as error:
+        raise translate_error(error, doing) from error
+    node = next(wire.parse(bytes(content)).iter(wire.tag(kind)), None)
+    url = node.get("webpageUrl") if node is not None else None
+    found = web_id(kind, url)
+    if found is None:
+        raise ReconcilerError(
+            f"The REST API gives {label} {'no webpageUrl' if not url else f'the webpageUrl {url!r}'}, so its "
+            f"Vizportal id (the number at the end of its web page's address, …/{kind}s/<id>) is not known and "
+            "Vizportal cannot be used for it.")
+    return found
 
-    def add_schedules(self, schedules: Iterable[VizportalSchedule]) -> None:
-        for schedule in schedules:
-            self.schedules[schedule.luid] = schedule.id
-            self.schedules.setdefault(schedule.name, schedule.id)
 
-    def task_id(self, luid: str) -> str | None:
-        return self.tasks.get(luid)
+@dataclass(frozen=True)
+class PlannedMove:
+    """One task move of a plan, as the mover needs it to find the task in Vizportal."""
 
-    def schedule_id(self, name_or_luid: str) -> str | None:
-        return self.schedules.get(name_or_luid)
+    task_id: str  # REST LUID
+    address: str
+    source: str | None
+    item_kind: str
+    item_id: str
+    item_path: str
+    from_schedule: str
+    to_schedule: str
 
-    def item_id(self, luid: str) -> str | None:
-        return self.items.get(luid)
+    @property
+    def label(self) -> str:
+        return self.address + (f" ({self.source})" if self.source else "")
+
+
+def _schedule_ids(schedules: Iterable[VizportalSchedule]) -> dict[str, list[str]]:
+    by_name: dict[str, list[str]] = {}
+    for schedule in schedules:
+        by_name.setdefault(schedule.name, []).append(schedule.id)
+    return by_name
+
+
+def match_tasks(moves: Sequence[PlannedMove], item_ids: Mapping[tuple[str, str], str],
+                tasks: Sequence[VizportalTask], schedules: Sequence[VizportalSchedule],
+                created_schedules: Collection[str] = ()) -> tuple[dict[str, str], dict[str, str]]:
+    """REST task LUID → Vizportal task id for every move that maps; REST task LUID → why, for the others.
+
+    A move maps when exactly one Vizportal task has the item's Vizportal id as ``targetId`` and its
+    current schedule's Vizportal id (by name, exactly one schedule of that name) as ``scheduleId``
+    (and, if Vizportal says so, the same kind of target). Its target schedule must be listed once
+    by name, or be created by the plan. Two moves that map to one Vizportal task both fail.
+    """
+    by_name = _schedule_ids(schedules)
+    mapped: dict[str, str] = {}
+    problems: dict[str, str] = {}
+
+    def one_schedule(name: str) -> tuple[str | None, str]:
+        ids = by_name.get(name, [])
+        if len(ids) == 1:
+            return ids[0], ""
+        if not ids:
+            return None, f"Vizportal getSchedules lists no schedule named {name!r}"
+        return None, f"Vizportal getSchedules lists {len(ids)} schedules named {name!r} (ids {', '.join(ids)})"
+
+    for move in moves:
+        label = "data source" if move.item_kind == "datasource" else "workbook"
+        item_vid = item_ids.get((move.item_kind, move.item_id))
+        if item_vid is None:
+            problems[move.task_id] = f"the Vizportal id of {label} {move.item_path!r} is not known"
+            continue
+        schedule_vid, why = one_schedule(move.from_schedule)
+        if schedule_vid is None:
+            problems[move.task_id] = why
+            continue
+        if move.to_schedule not in created_schedules:
+            target_vid, why = one_schedule(move.to_schedule)
+            if target_vid is None:
+                problems[move.task_id] = why
+                continue
+        candidates = [t for t in tasks if t.target_id == item_vid and t.schedule_id == schedule_vid
+                      and t.target_kind in (None, move.item_kind)]
+        where = (f"{label} {move.item_path!r} (Vizportal id {item_vid}) on schedule {move.from_schedule!r} "
+                 f"(Vizportal id {schedule_vid})")
+        if not candidates:
+            problems[move.task_id] = (f"Vizportal getExtractTasks ({len(tasks)} tasks, every page read) lists no "
+                                      f"task of {where}")
+        elif len(candidates) > 1:
+            problems[move.task_id] = (f"Vizportal getExtractTasks lists {len(candidates)} tasks of {where} (ids "
+                                      f"{', '.join(t.id for t in candidates)}), and nothing in its answer tells "
+                                      "which one is this REST task")
+        else:
+            mapped[move.task_id] = candidates[0].id
+    owners: dict[str, list[str]] = {}
+    for luid, vid in mapped.items():
+        owners.setdefault(vid, []).append(luid)
+    labels = {m.task_id: m.label for m in moves}
+    for vid, luids in owners.items():
+        if len(luids) > 1:
+            for luid in luids:
+                others = ", ".join(labels[o] for o in luids if o != luid)
+                problems[luid] = f"it and {others} both match the one Vizportal task {vid}"
+                mapped.pop(luid, None)
+    return mapped, problems
 
 
 class VizportalMover:
     """Moves Server tasks in place with ``setExtractTasksSchedule``: one call per target schedule.
 
-    The engine (``reconciler.apply``) hands it all the moves to one schedule at once. The id maps are
-    read lazily (after the schedules of this apply exist) and read again once when a name or id is
-    unknown. When a batch fails, each of its tasks is tried alone, so that one bad task does not
-    fail the others (moving a task to the schedule it is on is harmless, so trying again is safe).
+    ``prepare`` runs before the apply's first write: it reads the whole task and schedule lists, maps
+    every move of the plan to exactly one Vizportal task, and raises (naming each task and why) if any
+    cannot be mapped, so that nothing is written. The engine (``reconciler.apply``) then hands it all
+    the moves to one schedule at once. A target schedule created by this apply is looked up when its
+    moves run. When a batch fails, each of its tasks is tried alone, so that one bad task does not fail
+    the others (moving a task to the schedule it is on is harmless, so trying again is safe).
     """
 
-    def __init__(self, client: VizportalClient) -> None:
+    def __init__(self, client: VizportalClient, conn: Connection | None = None) -> None:
         self.client = client
-        self.ids: VizportalIds | None = None
+        self.conn = conn
+        self.task_ids: dict[str, str] = {}
+        self.schedule_ids: dict[str, list[str]] = {}
         self._lock = threading.Lock()
 
-    def _lookup(self, kind: str, key: str) -> str | None:
+    def prepare(self, moves: Sequence[PlannedMove], created_schedules: Collection[str] = (),
+                item_ids: Mapping[tuple[str, str], str] | None = None) -> None:
+        """Map every move to its Vizportal task, or raise before anything is written."""
+        if not moves:
+            return
+        known: dict[tuple[str, str], str] = dict(item_ids or {})
+        lookup: dict[tuple[str, str], str] = {}
+        for move in moves:
+            key = (move.item_kind, move.item_id)
+            if key in known or key in lookup or self.conn is None:
+                continue
+            label = "data source" if move.item_kind == "datasource" else "workbook"
+            try:
+                known[key] = item_web_id(self.conn, move.item_kind, move.item_id, f"{label} {move.item_path!r}")
+            except ReconcilerError as error:
+                lookup[key] = str(error).rstrip(".")
+        tasks = self.client.extract_tasks()
+        schedules = self.client.schedules()
+        mapped, unmatched = match_tasks(moves, known, tasks, schedules, created_schedules)
+        problems = [f"{m.label}: {lookup.get((m.item_kind, m.item_id)) or unmatched[m.task_id]}"
+                    for m in moves if m.task_id in unmatched]
+        if problems:
+            raise ReconcilerError(
+                f"--server-move-strategy vizportal cannot move {len(problems)} of the plan's {len(moves)} task "
+                "move(s) in place, because the REST task cannot be matched to exactly one Vizportal task:\n  - "
+                + "\n  - ".join(problems) + "\nNothing was changed. Vizportal has no REST ids, so reconciler "
+                "matches a task by its item's web id and its schedule, and refuses when that is not exactly one "
+                "task. Leave out --server-move-strategy vizportal to move these tasks with the REST API (each "
+                "gets a new id), or make the match unique (for example, do not keep two tasks of one item on "
+                "one schedule) and plan again.")
         with self._lock:
-            if self.ids is None:
-                self.ids = VizportalIds(self.client.extract_tasks(), self.client.schedules())
-            found = self.ids.schedule_id(key) if kind == "schedule" else self.ids.task_id(key)
-            if found is None:  # created since the maps were read: read that map again
-                if kind == "schedule":
-                    self.ids.add_schedules(self.client.schedules())
-                    found = self.ids.schedule_id(key)
-                else:
-                    self.ids.add_tasks(self.client.extract_tasks())
-                    found = self.ids.task_id(key)
-            return found
+            self.task_ids.update(mapped)
+            self.schedule_ids = _schedule_ids(schedules)
+
+    def _schedule(self, name: str) -> str | None:
+        with self._lock:
+            ids = self.schedule_ids.get(name, [])
+            if len(ids) != 1:  # created by this apply since prepare read the list: read it again
+                self.schedule_ids = _schedule_ids(self.client.schedules())
+                ids = self.schedule_ids.get(name, [])
+            return ids[0] if len(ids) == 1 else None
 
     def move_tasks(self, schedule_name: str, task_ids: Sequence[str]) -> dict[str, ReconcilerError | None]:
-        """Move the tasks (REST LUIDs) to ``schedule_name``; for each task, None or its error."""
-        schedule_id = self._lookup("schedule", schedule_name)
+        """Move the tasks (REST LUIDs, mapped by ``prepare``) to ``schedule_name``; for each, None or its error."""
+        schedule_id = self._schedule(schedule_name)
         if schedule_id is None:
-            missing = ReconcilerError(f"Vizportal getSchedules does not list a schedule named {schedule_name!r}.")
+            missing = ReconcilerError(f"Vizportal getSchedules does not list exactly one schedule named "
+                                      f"{schedule_name!r}.")
             return {luid: missing for luid in task_ids}
         outcome: dict[str, ReconcilerError | None] = {}
         known: dict[str, str] = {}
         for luid in task_ids:
-            vid = self._lookup("task", luid)
+            vid = self.task_ids.get(luid)
             if vid is None:
-                outcome[luid] = ReconcilerError(f"Vizportal getExtractTasks does not list task {luid} on this "
-                                                "site; it may have been deleted since the plan was made.")
+                outcome[luid] = ReconcilerError(f"Task {luid} was not matched to a Vizportal task before the apply "
+                                                "started; it was not moved.")
             else:
                 known[luid] = vid
         if not known:
@@ -476,7 +647,8 @@ class VizportalMover:
     @staticmethod
     def _check(known: Mapping[str, str], moved: Sequence[VizportalTask], schedule_id: str,
                schedule_name: str) -> dict[str, ReconcilerError | None]:
-        """Each task must come back on the new schedule; a task the answer leaves out is taken as moved."""
+        """A task the answer shows on another schedule failed; the answer's shape is not known, so a task it
+        leaves out is taken as moved (the next ``plan`` shows whether it was)."""
         by_id = {t.id: t for t in moved}
         outcome: dict[str, ReconcilerError | None] = {}
         for luid, vid in known.items():
@@ -484,7 +656,7 @@ class VizportalMover:
             if task is not None and task.schedule_id not in (None, schedule_id):
                 outcome[luid] = ReconcilerError(
                     f"Vizportal setExtractTasksSchedule answered, but task {luid} is on schedule "
-                    f"{task.schedule_name or task.schedule_id!r}, not {schedule_name!r}.")
+                    f"{task.schedule_id!r}, not {schedule_name!r} ({schedule_id}).")
             else:
                 outcome[luid] = None
         return outcome
@@ -492,32 +664,61 @@ class VizportalMover:
 
 # -- refresh ------------------------------------------------------------------------------------------
 
+_DATASOURCE_SUBTITLES = ("datasource", "data source")
+#: How many times the REST jobs list is read after the call, and the wait between reads (seconds),
+#: while a data source has no new job and Vizportal reported no error.
+JOB_LIST_ATTEMPTS = 3
+JOB_LIST_WAIT = 1.0
+
+
+def _refresh_jobs(conn: Connection, incremental: bool) -> dict[str, ET.Element]:
+    """Every REST refresh job of the site of that type (all pages), by id."""
+    job_type = "increment_extracts" if incremental else "refresh_extracts"
+    url = f"{conn.site_url}/jobs?filter=jobType:eq:{job_type}"
+    return {node.get("id", ""): node for node in list_all(conn, url, "backgroundJob", "listing jobs")}
+
 
 def start_datasource_refreshes(conn: Connection, client: VizportalClient, items: Sequence[tuple[Item, str]],
                                incremental: bool) -> list[JobStart]:
-    """One ``runExtractRefreshesOnDatasources`` for all ``(data source, label)``; REST job ids to follow."""
-    ids = VizportalIds(client.extract_tasks())
-    refs = [ids.item_id(item.id) or item.id for item, _ in items]  # no task → no mapped id: try the LUID
-    answer = client.run_extract_refreshes_on_datasources(refs, incremental)
-    by_key: dict[str, Mapping[str, Any]] = {}
-    for entry in answer.jobs:
-        for key in ("datasourceLuid", "datasourceId"):
-            if entry.get(key) is not None:
-                by_key[str(entry[key])] = entry
-    started: list[JobStart] = []
-    unmatched: list[tuple[Item, str]] = []
-    for (item, label), ref in zip(items, refs, strict=True):
-        job = by_key.get(item.id) or by_key.get(ref)
-        if not job:
-            unmatched.append((item, label))
-            continue
-        job_id = str(job.get("id") or "")
-        if not _LUID.match(job_id):  # a Vizportal job id: find the REST job for the item
-            job_id = find_rest_job(conn, item, incremental) or ""
-        if not job_id:
-            raise ReconcilerError(f"Vizportal started a refresh of {label}, but its job cannot be found through "
-                                  "the REST jobs list to follow it. Check the site's Jobs page.")
-        started.append(JobStart(label, job_id))
+    """One ``runExtractRefreshesOnDatasources`` for all ``(data source, label)``; REST job ids to follow.
+
+    The data sources' Vizportal ids come from their REST ``webpageUrl`` (read before anything starts).
+    No public sample shows what the answer carries besides ``errors``, so the jobs are found in the
+    REST jobs list instead: the refresh jobs that were not there before the call, by item name (Query
+    Jobs has no item id). A data source whose new job is not exactly one cannot be followed: that is
+    an error naming it (its refresh may be running; the site's Jobs page shows it).
+    """
+    ids = [item_web_id(conn, "datasource", item.id, label) for item, label in items]
+    before = _refresh_jobs(conn, incremental)
+    answer = client.run_extract_refreshes_on_datasources(ids, incremental)
+    names = [item.name for item, _ in items]
+    for attempt in range(JOB_LIST_ATTEMPTS):  # a job may show in the REST list a moment after the call
+        if attempt:
+            time.sleep(JOB_LIST_WAIT)
+        new = [node for ident, node in _refresh_jobs(conn, incremental).items() if ident not in before]
+        started: list[JobStart] = []
+        unmatched: list[tuple[Item, str]] = []
+        unclear: list[str] = []
+        for item, label in items:
+            jobs = [n for n in new if n.get("title") == item.name
+                    and (n.get("subtitle") or "").lower() in _DATASOURCE_SUBTITLES]
+            if len(jobs) == 1 and names.count(item.name) == 1:
+                started.append(JobStart(label, jobs[0].get("id", "")))
+            elif not jobs:
+                unmatched.append((item, label))
+            else:
+                why = (f"{names.count(item.name)} of the data sources refreshed are named {item.name!r}"
+                       if names.count(item.name) > 1 else f"{len(jobs)} new refresh jobs are titled {item.name!r}")
+                unclear.append(f"{label} ({why}: the REST jobs list does not say which job is whose)")
+        if not unmatched or answer.errors:
+            break
+    running = (" The refresh(es) that did start go on on the server: "
+               + ", ".join(f"{s.label} (job {s.job_id})" for s in started) + ".") if started else ""
+    if unclear:
+        raise ReconcilerError(
+            "Vizportal runExtractRefreshesOnDatasources was called, but the refresh of "
+            + "; ".join(unclear) + " cannot be followed. Check the site's Jobs page, or refresh these data "
+            f"sources without --via vizportal (the REST API answers each refresh with its job).{running}")
     if not unmatched:
         return started
     errors = list(answer.errors)
@@ -525,23 +726,6 @@ def start_datasource_refreshes(conn: Connection, client: VizportalClient, items:
         detail = _error_text(errors[:1])
         return started + [JobStart(label, None, detail) for _, label in unmatched]
     which = ", ".join(label for _, label in unmatched)
-    running = (f" The {len(started)} refresh(es) that did start go on on the server: "
-               + ", ".join(f"{s.label} (job {s.job_id})" for s in started) + ".") if started else ""
     raise TableauRequestError(f"Vizportal runExtractRefreshesOnDatasources did not start {which}: "
-                              f"{_error_text(errors) if errors else 'no job and no error in its answer'}.{running}",
-                              code=str(errors[0].get("code")) if errors else None)
-
-
-def find_rest_job(conn: Connection, item: Item, incremental: bool) -> str | None:
-    """The newest REST refresh job of ``item`` (matched by its name: Query Jobs has no item id), or None."""
-    job_type = "increment_extracts" if incremental else "refresh_extracts"
-    url = f"{conn.site_url}/jobs?filter=jobType:eq:{job_type}&pageSize=1000"
-    try:
-        content = conn.server.jobs.get_request(url).content
-    except Exception as error:
-        raise translate_error(error, "listing jobs") from error
-    candidates = [node for node in wire.parse(bytes(content)).iter(wire.tag("backgroundJob"))
-                  if node.get("title") == item.name and (node.get("subtitle") or "").lower() in ("datasource",
-                                                                                                   "data source")]
-    candidates.sort(key=lambda node: node.get("createdAt") or "")
-    return candidates[-1].get("id") if candidates else None
+                              f"{_error_text(errors) if errors else 'no error in its answer, and no new job'}."
+                              f"{running}", code=str(errors[0].get("code")) if errors else None)

@@ -5,8 +5,10 @@ XSRF and session handling, in-place moves through `apply --server-move-strategy 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +18,14 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from reconciler.emulator import Emulator
 from reconciler.errors import ReconcilerError, TableauRequestError
-from reconciler.tableau.connect import ConnectionSettings, Credentials
-from reconciler.tableau.vizportal import VizportalClient, VizportalIds, VizportalMover, encrypt_password
+from reconciler.tableau.connect import ConnectionSettings, Credentials, connect
+from reconciler.tableau.vizportal import (
+    PlannedMove,
+    VizportalClient,
+    VizportalMover,
+    encrypt_password,
+    item_web_id,
+)
 from tests.conftest import connect_env
 from tests.e2e.helpers import journal, site_id, task_ids_on, tasks_on, writes
 
@@ -94,7 +102,18 @@ def test_a_password_too_long_for_the_key_is_refused_without_showing_it() -> None
 # -- the client -----------------------------------------------------------------------------------------------
 
 
-def test_login_and_id_mapping(server_emu: Emulator) -> None:
+def vizportal_method_calls(emu: Emulator, method: str) -> int:
+    return emu.app.vizportal.calls[method]
+
+
+def rest_writes(emu: Emulator) -> int:
+    """Write requests to the REST API (Vizportal reads are POSTs too, so they are left out)."""
+    by_route = emu.stats()["by_route"]
+    return sum(n for route, n in by_route.items() if not route.startswith("GET ") and "/auth/" not in route
+               and "/_emulator" not in route and "/vizportal/" not in route)
+
+
+def test_login_and_the_whole_lists(server_emu: Emulator) -> None:
     with VizportalClient(settings(server_emu)) as client:
         client.login()
         assert cookie(client, "workgroup_session_id").value and cookie(client, "XSRF-TOKEN").value
@@ -102,20 +121,51 @@ def test_login_and_id_mapping(server_emu: Emulator) -> None:
         schedules = client.schedules()
     store = server_emu.store
     default = site_id(server_emu)
-    assert {t.luid for t in tasks} == {t.id for t in store.tasks.values() if t.site_id == default}
-    ids = VizportalIds(tasks, schedules)
+    assert {t.id for t in tasks} == {str(t.vizportal_id) for t in store.tasks.values() if t.site_id == default}
     some = next(t for t in store.tasks.values() if t.site_id == default)
-    assert ids.task_id(some.id) == str(some.vizportal_id)
+    found = next(t for t in tasks if t.id == str(some.vizportal_id))
+    assert found.target_id == str(store.items[some.item_id].vizportal_id)
+    assert found.schedule_id == str(store.schedules[some.schedule_id or ""].vizportal_id)
     nightly = next(s for s in store.schedules.values() if s.name == "Nightly 02:00")
-    assert ids.schedule_id("Nightly 02:00") == ids.schedule_id(nightly.id) == str(nightly.vizportal_id)
-    assert ids.item_id(some.item_id) == str(store.items[some.item_id].vizportal_id)
+    assert [s.id for s in schedules if s.name == "Nightly 02:00"] == [str(nightly.vizportal_id)]
+
+
+def test_an_items_vizportal_id_is_read_from_its_webpage_url(server_emu: Emulator) -> None:
+    store = server_emu.store
+    orders = next(i for i in store.items.values() if store.item_path(i.id) == "Sales/Orders")
+    with connect(settings(server_emu)) as conn:
+        assert item_web_id(conn, "datasource", orders.id, "data source Sales/Orders") == str(orders.vizportal_id)
+
+
+@pytest.fixture
+def small_pages() -> Iterator[Emulator]:
+    """A Server emulator whose Vizportal lists answer 2 entries a page."""
+    with Emulator(flavor="server", seed="demo", job_seconds=0.0, vizportal_max_items=2) as emu:
+        yield emu
+
+
+def test_the_lists_are_read_page_by_page_to_the_end(small_pages: Emulator) -> None:
+    emu = small_pages
+    store = emu.store
+    default = site_id(emu)
+    with VizportalClient(settings(emu)) as client:
+        tasks = client.extract_tasks()
+        schedules = client.schedules()
+        with pytest.raises(TableauRequestError) as bounded:
+            client.paged("getExtractTasks", "tasks", max_pages=2)
+    count = sum(1 for t in store.tasks.values() if t.site_id == default)
+    assert len(tasks) == count > 4 and len({t.id for t in tasks}) == count
+    assert len(schedules) == len(store.schedules) > 4
+    assert vizportal_method_calls(emu, "getExtractTasks") == -(-count // 2) + 2
+    assert "after 2 pages" in str(bounded.value) and "never acts on a partial list" in str(bounded.value)
 
 
 def test_login_to_another_site(server_emu: Emulator) -> None:
     with VizportalClient(settings(server_emu, site="finance")) as client:
         tasks = client.extract_tasks()  # logs in first
     finance = site_id(server_emu, "finance")
-    assert tasks and all(server_emu.store.tasks[t.luid].site_id == finance for t in tasks)
+    on_finance = {str(t.vizportal_id) for t in server_emu.store.tasks.values() if t.site_id == finance}
+    assert tasks and {t.id for t in tasks} == on_finance
 
 
 def test_a_wrong_password_is_a_clear_error_that_does_not_show_it(server_emu: Emulator) -> None:
@@ -354,23 +404,114 @@ def test_vizportal_is_refused_with_a_jwt(server_emu: Emulator, cli: Any, tmp_pat
     assert server_emu.stats()["total"] == 0
 
 
+def _move(emu: Emulator, path: str, to: str) -> PlannedMove:
+    store = emu.store
+    with store.lock:
+        task = next(t for t in store.tasks.values() if t.site_id == site_id(emu)
+                    and store.item_path(t.item_id) == path)
+        source = store.schedules[task.schedule_id or ""].name
+    return PlannedMove(task.id, f'task[datasource "{path}"]', None, "datasource", task.item_id, path, source, to)
+
+
 def test_a_failed_batch_is_tried_task_by_task(server_emu: Emulator) -> None:
     store = server_emu.store
-    default = site_id(server_emu)
-    with store.lock:
-        pipeline, inventory = (next(t.id for t in store.tasks.values() if t.site_id == default
-                                    and store.items[t.item_id].name == name) for name in ("Pipeline", "Inventory"))
-    with VizportalClient(settings(server_emu)) as client:
-        mover = VizportalMover(client)
+    pipeline, inventory = _move(server_emu, "Sales/Pipeline", "Daily 06:00"), _move(
+        server_emu, "Operations/Inventory", "Daily 06:00")
+    with VizportalClient(settings(server_emu)) as client, connect(settings(server_emu)) as conn:
+        mover = VizportalMover(client, conn)
+        mover.prepare([pipeline, inventory])
         unknown = mover.move_tasks("Daily 06:00", ["no-such-task"])["no-such-task"]
-        assert isinstance(unknown, ReconcilerError) and "does not list task no-such-task" in str(unknown)
+        assert isinstance(unknown, ReconcilerError) and "was not matched to a Vizportal task" in str(unknown)
         with store.lock:  # deleted behind the mover's back, after it read the task list
-            del store.tasks[inventory]
-        outcome = mover.move_tasks("Daily 06:00", [pipeline, inventory])
-    assert outcome[pipeline] is None
-    failure = outcome[inventory]
+            del store.tasks[inventory.task_id]
+        outcome = mover.move_tasks("Daily 06:00", [pipeline.task_id, inventory.task_id])
+    assert outcome[pipeline.task_id] is None
+    failure = outcome[inventory.task_id]
     assert isinstance(failure, TableauRequestError) and failure.code == "404026"
-    assert store.schedules[store.tasks[pipeline].schedule_id or ""].name == "Daily 06:00"
+    assert store.schedules[store.tasks[pipeline.task_id].schedule_id or ""].name == "Daily 06:00"
+
+
+def test_apply_finds_a_task_on_a_later_page(small_pages: Emulator, cli: Any, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    emu = small_pages
+    connect_env(monkeypatch, emu)
+    doc = export_doc(cli, tmp_path)
+    set_refresh(doc, "Marketing/Web Traffic", "Daily 06:00")  # sorted by name, its tasks are far from page 1
+    doc["extracts"] = [e for e in doc["extracts"] if e.get("datasource") != "Marketing/Web Traffic"] + [
+        {"datasource": "Marketing/Web Traffic",
+         "refresh": [{"schedule": "Daily 06:00", "type": "full"},
+                     {"schedule": "Every 15 Minutes", "type": "incremental"}]}]
+    file = save(tmp_path, doc)
+    use_password(monkeypatch)
+    before_ids = task_ids_on(emu, "Marketing/Web Traffic")
+    applied = cli("apply", file, "--auto-approve", "--server-move-strategy", "vizportal")
+    assert applied.code == 0, applied.out + applied.err
+    assert "1 moved, 0 failed" in applied.out
+    assert task_ids_on(emu, "Marketing/Web Traffic") == before_ids, "moved in place"
+    assert tasks_on(emu, "Marketing/Web Traffic")[("full", "Daily 06:00")] == 1
+    assert vizportal_method_calls(emu, "getExtractTasks") > 10, "every page of the task list was read"
+
+
+def test_a_task_that_matches_two_vizportal_tasks_is_refused_before_any_write(
+        server_emu: Emulator, cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = server_emu.store
+    with store.lock:  # Sales/Customers gets an incremental task on the schedule of its full one
+        full = next(t for t in store.tasks.values() if store.item_path(t.item_id) == "Sales/Customers")
+        twin = dataclasses.replace(full, id="0e6c5a3e-2f0b-4c1e-9a55-5d2a7c1b9e01", incremental=True,
+                                   vizportal_id=store.next_vizportal_id())
+        store.tasks[twin.id] = twin
+    doc = export_doc(cli, tmp_path)
+    for entry in doc["extracts"]:
+        if entry.get("datasource") == "Sales/Customers":
+            entry["refresh"] = [{"schedule": "Daily 06:00", "type": "full"},
+                                {"schedule": "Nightly 02:00", "type": "incremental"}]
+    doc["schedules"]["Daily 06:00"]["priority"] = 12  # a REST write that must not happen either
+    file = save(tmp_path, doc)
+    use_password(monkeypatch)
+    server_emu.reset_stats()
+    events_before = len(server_emu.events)
+
+    applied = cli("apply", file, "--auto-approve", "--server-move-strategy", "vizportal")
+    assert applied.code == 1, applied.out + applied.err
+    message = " ".join(applied.err.split())
+    assert 'task[datasource "Sales/Customers"][full @ Daily 06:00]' in message, message
+    assert "site.yaml:" in message
+    assert "lists 2 tasks of data source 'Sales/Customers'" in message
+    assert "Nothing was changed" in message and "Leave out --server-move-strategy vizportal" in message
+    assert rest_writes(server_emu) == 0 and vizportal_method_calls(server_emu, "setExtractTasksSchedule") == 0
+    assert len(server_emu.events) == events_before
+    assert {t.id for t in store.tasks.values() if t.item_id == full.item_id} == {full.id, twin.id}
+    assert store.tasks[full.id].schedule_id == full.schedule_id
+    asked = cli("apply", file, "--server-move-strategy", "vizportal")  # refused before the question too
+    assert asked.code == 1 and "cannot move 1 of the plan's 1 task move(s)" in " ".join(asked.err.split())
+    assert "without confirmation" not in asked.err and rest_writes(server_emu) == 0
+
+
+def test_refresh_via_vizportal_of_a_data_source_without_any_task(server_emu: Emulator, cli: Any,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    use_password(monkeypatch)  # Sales/Forecasts... have tasks; Superstore Sample's is removed: no task to map through
+    store = server_emu.store
+    with store.lock:
+        for task in [t for t in store.tasks.values() if store.item_path(t.item_id) == "Default/Superstore Sample"]:
+            del store.tasks[task.id]
+    result = cli("refresh", "--datasource", "Default/Superstore Sample", "--via", "vizportal", "--format", "json")
+    assert result.code == 0, result.out + result.err
+    assert [j["state"] for j in json.loads(result.out)["jobs"]] == ["success"]
+    assert vizportal_method_calls(server_emu, "getExtractTasks") == 0, "the id comes from the webpageUrl"
+
+
+def test_refresh_via_vizportal_refuses_to_follow_jobs_it_cannot_tell_apart(
+        server_emu: Emulator, cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = server_emu.store
+    with store.lock:  # two data sources named Orders, in two projects
+        traffic = next(i for i in store.items.values() if store.item_path(i.id) == "Marketing/Web Traffic")
+        store.items[traffic.id] = dataclasses.replace(traffic, name="Orders")
+    use_password(monkeypatch)
+    result = cli("refresh", "--datasource", "Sales/Orders", "--datasource", "Marketing/Orders", "--via", "vizportal")
+    assert result.code == 1
+    message = " ".join(result.err.split())
+    assert "cannot be followed" in message and "2 of the data sources refreshed are named 'Orders'" in message
+    assert "Jobs page" in message
 
 
 def test_refresh_via_vizportal_reports_already_queued(monkeypatch: pytest.MonkeyPatch, cli: Any) -> None:

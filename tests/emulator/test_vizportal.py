@@ -79,12 +79,45 @@ def test_expired_session(make_emulator) -> None:  # type: ignore[no-untyped-def]
     assert response.status_code == 401 and "errors" in response.json()
 
 
-def test_get_extract_tasks_maps_ids_to_luids(client: Client, emu: Emulator) -> None:
+def test_get_extract_tasks_carries_vizportal_ids_only(client: Client, emu: Emulator) -> None:
     server = sign_in(emu)
     rest = {t.id for t in server.tasks.get()[0]}
-    tasks = client.call("getExtractTasks").json()["result"]["tasks"]
-    assert {t["luid"] for t in tasks} == rest
-    assert all(t["id"].isdigit() and t["targetLuid"] and t["scheduleLuid"] for t in tasks)
+    result = client.call("getExtractTasks").json()["result"]
+    tasks = result["tasks"]
+    assert result["totalCount"] == len(tasks) == len(rest) and result["moreItems"] is False
+    assert all(set(t) == {"id", "scheduleId", "targetId", "targetName"} for t in tasks), "no invented fields"
+    assert all(t["id"].isdigit() and t["targetId"].isdigit() and t["scheduleId"].isdigit() for t in tasks)
+    assert "luid" not in response_text(client, "getExtractTasks").lower()
+    schedule_ids = {s["id"] for s in result["schedules"]}
+    assert {t["scheduleId"] for t in tasks} == schedule_ids
+    assert {d["name"] for d in result["datasources"]} >= {"Orders", "Customers"}
+
+
+def response_text(client: Client, method: str) -> str:
+    return client.call(method).text
+
+
+def test_get_extract_tasks_is_paged(make_emulator) -> None:  # type: ignore[no-untyped-def]
+    emulator = make_emulator(seed="demo", vizportal_max_items=5)
+    c = Client(emulator.url)
+    c.login("admin", "admin")
+    order = [{"field": "targetName", "ascending": True}]
+    first = c.call("getExtractTasks", {"order": order, "page": {"startIndex": 0, "maxItems": 1000}}).json()["result"]
+    assert len(first["tasks"]) == 5 and first["moreItems"] is True and first["totalCount"] > 5  # capped at 5
+    names = [t["targetName"] for t in first["tasks"]]
+    assert names == sorted(names, key=str.lower)
+    seen = []
+    start = 0
+    while True:
+        page = c.call("getExtractTasks", {"order": order, "page": {"startIndex": start, "maxItems": 3}}).json()
+        seen += [t["id"] for t in page["result"]["tasks"]]
+        start += 3
+        if not page["result"]["moreItems"]:
+            break
+    assert len(seen) == len(set(seen)) == first["totalCount"]
+    schedules = c.call("getSchedules", {"page": {"startIndex": 0, "maxItems": 2}}).json()["result"]
+    assert len(schedules["schedules"]) == 2 and schedules["moreItems"] is True
+    assert set(schedules["schedules"][0]) == {"id", "name"}
 
 
 def test_get_schedules(client: Client) -> None:
@@ -94,34 +127,35 @@ def test_get_schedules(client: Client) -> None:
 
 def test_set_extract_tasks_schedule_moves_in_place(client: Client, emu: Emulator) -> None:
     server = sign_in(emu)
+    store = emu.store
     schedules = {s["name"]: s for s in client.call("getSchedules").json()["result"]["schedules"]}
+    nightly = schedules["Nightly 02:00"]["id"]
     tasks = client.call("getExtractTasks").json()["result"]["tasks"]
-    task = next(t for t in tasks if t["scheduleName"] == "Nightly 02:00")
+    task = next(t for t in tasks if t["scheduleId"] == nightly)
+    luid = next(t.id for t in store.tasks.values() if str(t.vizportal_id) == task["id"])
     target = schedules["Daily 06:00"]
     response = client.call("setExtractTasksSchedule", {"ids": [task["id"]], "scheduleId": target["id"]})
-    assert "errors" not in response.json()
-    moved = server.tasks.get_by_id(task["luid"])
-    assert moved.schedule_id == target["luid"]
-    assert emu.events[-1] == ("task.moved", server.site_id, task["luid"], task["targetType"], task["targetLuid"])
-    # LUIDs work too, and unknown ids are errors in a 200
-    response = client.call("setExtractTasksSchedule", {"ids": [task["luid"]], "scheduleId": schedules[
-        "Nightly 02:00"]["luid"]})
-    assert server.tasks.get_by_id(task["luid"]).schedule_id == schedules["Nightly 02:00"]["luid"]
-    response = client.call("setExtractTasksSchedule", {"ids": ["999999"], "scheduleId": target["id"]})
-    assert response.status_code == 200 and response.json()["errors"][0]["code"] == 404026
+    assert response.json() == {"result": {}}
+    moved = server.tasks.get_by_id(luid)
+    assert store.schedules[moved.schedule_id].name == "Daily 06:00"
+    assert emu.events[-1][:3] == ("task.moved", server.site_id, luid)
+    # REST LUIDs are not Vizportal ids; unknown ids are errors in a 200
+    for ids, schedule in (([luid], target["id"]), (["999999"], target["id"]),
+                          ([task["id"]], next(s.id for s in store.schedules.values() if s.name == "Daily 06:00"))):
+        response = client.call("setExtractTasksSchedule", {"ids": ids, "scheduleId": schedule})
+        assert response.status_code == 200 and response.json()["errors"][0]["code"] in (404026, 404008)
 
 
 def test_run_extract_refreshes_on_datasources(client: Client, emu: Emulator) -> None:
     server = sign_in(emu)
-    tasks = client.call("getExtractTasks").json()["result"]["tasks"]
-    orders = next(t for t in tasks if t["targetName"] == "Orders")
-    response = client.call("runExtractRefreshesOnDatasources", {"ids": [orders["targetId"]], "type": "RefreshExtract"})
-    jobs = response.json()["result"]["jobs"]
-    assert len(jobs) == 1
-    assert server.jobs.get_by_id(jobs[0]["id"]).finish_code == 0
-    assert [j.id for j in TSC.Pager(server.jobs)] == [jobs[0]["id"]]
-    response = client.call("runExtractRefreshesOnDatasources", {"ids": ["nope"]})
-    assert response.status_code == 200 and "errors" in response.json()
+    orders = next(i for i in emu.store.items.values() if emu.store.item_path(i.id) == "Sales/Orders")
+    response = client.call("runExtractRefreshesOnDatasources", {"ids": [str(orders.vizportal_id)],
+                                                                 "type": "RefreshExtract"})
+    assert response.json() == {"result": {}}
+    jobs = list(TSC.Pager(server.jobs))
+    assert len(jobs) == 1 and server.jobs.get_by_id(jobs[0].id).finish_code == 0
+    response = client.call("runExtractRefreshesOnDatasources", {"ids": [orders.id]})  # a LUID is not an id here
+    assert response.status_code == 200 and response.json()["errors"][0]["code"] == 404004
 
 
 def test_login_to_another_site(emu: Emulator) -> None:
