@@ -76,7 +76,7 @@ def refresh(options: ConnectionOptions, *, datasources: Sequence[str] = (), work
             started = _start_via_vizportal(conn, datasources, incremental, output)
         else:
             if incremental and (datasources or workbooks):
-                _require_incremental_api(conn.api_version)
+                _require_incremental_api(conn.api_version, pinned=bool(conn.settings.api_version))
             started = _start_all(conn, datasources, workbooks, tasks, incremental)
         tracked = [_Tracked(s, began=time.monotonic()) for s in started]
         if wait:
@@ -91,15 +91,16 @@ def _api_tuple(version: str) -> tuple[int, ...]:
         return ()
 
 
-def _require_incremental_api(api_version: str) -> None:
+def _require_incremental_api(api_version: str, *, pinned: bool) -> None:
     """Refuse --incremental where Tableau would silently run a full refresh instead."""
     if _api_tuple(api_version) >= INCREMENTAL_API:
         return
+    speaks = f"--api-version pins {api_version}" if pinned else f"this server speaks {api_version}"
+    hint = " (or drop --api-version if the server is newer)" if pinned else ""
     raise ReconcilerError(
-        f"--incremental needs REST API 3.25 (Tableau Server 2025.1 or later, or Tableau Cloud); this server speaks "
-        f"{api_version}: nothing was started. Below 3.25 Tableau ignores the incremental request and runs a full "
-        "refresh. Run it without --incremental for a full refresh, run the item's incremental task with --task "
-        "ID, or, if the server is newer than the pinned version, drop --api-version.")
+        f"--incremental needs REST API 3.25 (Tableau Server 2025.1 or later, or Tableau Cloud); {speaks}: "
+        "nothing was started. Below 3.25 Tableau ignores the incremental request and runs a full refresh. Run "
+        f"it without --incremental for a full refresh{hint}, or run the item's incremental task with --task ID.")
 
 
 def _start_all(conn: Connection, datasources: Sequence[str], workbooks: Sequence[str], tasks: Sequence[str],

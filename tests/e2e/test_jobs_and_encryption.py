@@ -13,8 +13,10 @@ from typing import Any
 import pytest
 import yaml
 
+from reconciler.commands.refresh import _require_incremental_api
 from reconciler.emulator import Emulator
 from reconciler.emulator.jobs import job_state
+from reconciler.errors import ReconcilerError
 from tests.conftest import connect_env, write
 from tests.e2e.helpers import writes
 from tests.e2e.test_plan_apply import export_doc, save
@@ -70,10 +72,20 @@ def test_incremental_below_3_25_is_refused_before_anything_starts(server_emu: Em
     before = writes(server_emu)
     result = cli("refresh", "--datasource", "Sales/Orders", "--incremental", "--api-version", "3.22")
     assert result.code == 1
-    assert "--incremental needs REST API 3.25" in result.err and "speaks 3.22" in result.err
+    assert "--incremental needs REST API 3.25" in result.err and "--api-version pins 3.22" in result.err
     assert "nothing was started" in result.err
     assert writes(server_emu) == before
     assert not server_emu.store.jobs
+
+
+@pytest.mark.parametrize(("version", "refused"), [("3.22", True), ("3.24", True), ("3.25", False), ("3.28", False)])
+def test_an_older_server_is_named_by_its_version(version: str, refused: bool) -> None:
+    if not refused:
+        _require_incremental_api(version, pinned=False)
+        return
+    with pytest.raises(ReconcilerError) as error:
+        _require_incremental_api(version, pinned=False)
+    assert f"this server speaks {version}: nothing was started" in str(error.value)
 
 
 def test_incremental_from_3_25_runs_an_incremental_job(server_emu: Emulator, cli: Any) -> None:
