@@ -181,7 +181,7 @@ def refresh(
     datasource: Annotated[list[str] | None, typer.Option("--datasource", help="project/name or LUID (repeatable).")] = None,  # noqa: E501
     workbook: Annotated[list[str] | None, typer.Option("--workbook", help="project/name or LUID (repeatable).")] = None,
     task: Annotated[list[str] | None, typer.Option("--task", help="Extract refresh task id (repeatable).")] = None,
-    incremental: Annotated[bool, typer.Option("--incremental", help="Incremental instead of full refresh.")] = False,
+    incremental: Annotated[bool, typer.Option("--incremental", help="Incremental instead of full refresh (REST API 3.25+: refused on older servers, where Tableau would run a full one).")] = False,  # noqa: E501
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Follow the jobs until they end.")] = True,
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for the jobs.")] = 3600.0,
     fmt: Annotated[str, typer.Option("--format", help="text, or json for scripts.")] = "text",
@@ -194,6 +194,8 @@ def refresh(
 
     For a data pipeline's last step: `reconciler refresh --datasource Sales/Orders --timeout 1800`.
     An item whose refresh is already queued or running (Tableau's 409093) is reported, not failed.
+    A job counts as done only when Tableau sets its completedAt: a Tableau Bridge refresh is followed
+    while a Bridge client is merely assigned to it, and its real outcome decides the exit code.
     """
     options = _connection(server, site, api_version, ca_bundle, insecure, debug, quiet)
     from reconciler.commands.refresh import refresh as run
@@ -211,6 +213,8 @@ def reencrypt(
     """Rotate the site's extract encryption keys (re-encrypts every encrypted extract).
 
     Says how many encrypted extracts it will touch and asks first (--auto-approve for CI).
+    Tableau Server only, and for a server administrator (Tableau refuses anyone else): it says so
+    before calling Tableau.
     """
     options = _connection(server, site, api_version, ca_bundle, insecure, debug, quiet)
     from reconciler.commands.reencrypt import reencrypt as run

@@ -6,6 +6,7 @@ import sys
 
 from reconciler.commands.common import ConnectionOptions, Output, resolve_settings
 from reconciler.errors import ReconcilerError, UsageError
+from reconciler.model import LiveState
 from reconciler.tableau.connect import connect
 from reconciler.tableau.read import read_site
 from reconciler.tableau.write import Writer
@@ -17,6 +18,7 @@ def reencrypt(options: ConnectionOptions, *, auto_approve: bool = False) -> int:
         with output.status(f"Reading {conn.settings.server} ..."):
             live = read_site(conn, None, schedule_details="declared")
         site = "the Default site" if live.site == "" else f"site {live.site!r}"
+        _require_server_admin(live)
         if live.encryption_mode == "disabled":
             raise ReconcilerError(
                 f"Extract encryption is disabled on {site}: there are no encrypted extracts to re-encrypt. "
@@ -35,3 +37,23 @@ def reencrypt(options: ConnectionOptions, *, auto_approve: bool = False) -> int:
         Writer(conn, live.flavor).reencrypt_extracts()
     output.result("Re-encryption started; Tableau runs it in the background.")
     return 0
+
+
+def _require_server_admin(live: LiveState) -> None:
+    """Refuse before calling Tableau where reencrypt-extracts cannot succeed.
+
+    Extract encryption at rest is a Tableau Server feature, managed by server administrators
+    (docs/tableau-behaviour.md, "Extract encryption mode is for server administrators", "Extract encryption on
+    Tableau Cloud").
+    """
+    if live.flavor == "cloud":
+        raise ReconcilerError(
+            "reencrypt is for Tableau Server: extract encryption at rest and reencrypt-extracts are Tableau Server "
+            "features. On Tableau Cloud, extracts are encrypted by the service, and Customer-Managed Encryption "
+            "Keys are rotated in the site's settings (Security). Nothing was changed.")
+    user = live.user
+    if user is not None and not user.is_server_admin:
+        raise ReconcilerError(
+            f"{user.name!r} ({user.role}) is not a server administrator: Tableau lets only a server administrator "
+            "re-encrypt a site's extracts (reencrypt-extracts). Nothing was changed; run it as a server "
+            "administrator.")

@@ -25,6 +25,10 @@ from reconciler.tableau.vizportal import (
 FORMATS = ("text", "json")
 VIAS = ("rest", "vizportal")
 VIZPORTAL_FEATURE = "refresh --via vizportal"
+#: Update Data Source Now / Update Workbook Now / Run Extract Refresh Task accept
+#: <extractRefresh incremental="true"/> from this REST API version; below it Tableau ignores the body and runs a
+#: full refresh (docs/tableau-behaviour.md, "refresh --incremental needs REST API 3.25").
+INCREMENTAL_API = (3, 25)
 
 
 @dataclass
@@ -71,11 +75,32 @@ def refresh(options: ConnectionOptions, *, datasources: Sequence[str] = (), work
             require_server_flavor(detect_flavor(conn), VIZPORTAL_FEATURE, settings.server)
             started = _start_via_vizportal(conn, datasources, incremental, output)
         else:
+            if incremental and (datasources or workbooks):
+                _require_incremental_api(conn.api_version, pinned=bool(conn.settings.api_version))
             started = _start_all(conn, datasources, workbooks, tasks, incremental)
         tracked = [_Tracked(s, began=time.monotonic()) for s in started]
         if wait:
             _follow(conn, tracked, timeout, poll_interval, output)
     return _report(tracked, wait, fmt, output, timeout)
+
+
+def _api_tuple(version: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in version.strip().split("."))
+    except ValueError:
+        return ()
+
+
+def _require_incremental_api(api_version: str, *, pinned: bool) -> None:
+    """Refuse --incremental where Tableau would silently run a full refresh instead."""
+    if _api_tuple(api_version) >= INCREMENTAL_API:
+        return
+    speaks = f"--api-version pins {api_version}" if pinned else f"this server speaks {api_version}"
+    hint = " (or drop --api-version if the server is newer)" if pinned else ""
+    raise ReconcilerError(
+        f"--incremental needs REST API 3.25 (Tableau Server 2025.1 or later, or Tableau Cloud); {speaks}: "
+        "nothing was started. Below 3.25 Tableau ignores the incremental request and runs a full refresh. Run "
+        f"it without --incremental for a full refresh{hint}, or run the item's incremental task with --task ID.")
 
 
 def _start_all(conn: Connection, datasources: Sequence[str], workbooks: Sequence[str], tasks: Sequence[str],

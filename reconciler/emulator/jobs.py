@@ -3,6 +3,11 @@
 A job is queued for the first fifth of its duration, then in progress (progress 0..100), then
 finished: finishCode 0 (success), 1 (failed, with notes; items seeded to fail) or 2 (cancelled).
 `startedAt`/`completedAt` exist only once reached.
+
+A Tableau Bridge refresh (an item whose connection goes through Bridge; Cloud) is different, as the
+Query Job reference describes it (quoted in tableauserverclient issue 1576): from the moment a Bridge
+client is assigned it reports finishCode 0 with no `completedAt`, then ends with `completedAt` and
+finishCode 3 (completed) or 1 (failed). See docs/tableau-behaviour.md, "Bridge refresh jobs".
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ class JobState(NamedTuple):
 
 
 def _started(job: Job) -> float:
+    if job.bridge:  # assigned to a Bridge client at once
+        return job.created_at
     return job.created_at + job.duration * QUEUED_SHARE
 
 
@@ -45,7 +52,9 @@ def finish_code(job: Job) -> int:
     natural = job.created_at + job.duration
     if job.cancelled_at is not None and job.cancelled_at < natural:
         return 2
-    return 1 if job.fails else 0
+    if job.fails:
+        return 1
+    return 3 if job.bridge else 0
 
 
 def job_state(job: Job, now: float) -> JobState:
@@ -54,10 +63,11 @@ def job_state(job: Job, now: float) -> JobState:
     started = _started(job)
     if done is not None and now >= done:
         code = finish_code(job)
-        status = {0: "Success", 1: "Failed", 2: "Cancelled"}[code]
+        status = {0: "Success", 1: "Failed", 2: "Cancelled", 3: "Success"}[code]
         return JobState(status, 100, min(started, done) if code != 2 or started <= done else None, done, code)
     if now < started:
         return JobState("Pending", 0, None, None, None)
-    span = max(job.duration * (1 - QUEUED_SHARE), 1e-9)
+    span = max(job.duration * (1 - (0 if job.bridge else QUEUED_SHARE)), 1e-9)
     progress = max(0, min(99, int((now - started) / span * 100)))
-    return JobState("InProgress", progress, started, None, None)
+    # A Bridge job says finishCode 0 while a Bridge client is assigned: not finished (no completedAt).
+    return JobState("InProgress", progress, started, None, 0 if job.bridge else None)

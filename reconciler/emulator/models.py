@@ -111,6 +111,8 @@ class ContentItem:
     """Seeded: every refresh job of this item ends with finishCode 1."""
     vizportal_id: int = 0
     ds_type: str = "dataengine"
+    bridge: bool = False
+    """Its connection goes through Tableau Bridge (Cloud): refresh jobs follow the Bridge lifecycle."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +169,8 @@ class Job:
     notes: str = ""
     cancelled_at: float | None = None
     settled: bool = False
+    bridge: bool = False
+    """A Tableau Bridge refresh: finishCode 0 while a Bridge client is assigned, 3 or 1 at the end."""
 
 
 class TaskTable(dict[str, Task]):
@@ -243,15 +247,15 @@ class Store:
                 continue
             self.jobs[job.id] = replace(job, settled=True)
             code = joblife.finish_code(job)
-            if code in (0, 1):
+            if code in (0, 1, 3):
                 targets = [job.task_id] if job.task_id else [t.id for t in self.tasks.of_item(job.item_id)]
                 for task_id in targets:
                     task = self.tasks.get(task_id)
                     if task is not None:
-                        ccf = 0 if code == 0 else task.consecutive_failed_count + 1
+                        ccf = task.consecutive_failed_count + 1 if code == 1 else 0
                         self.tasks[task_id] = replace(task, consecutive_failed_count=ccf)
                 item = self.items.get(job.item_id)
-                if item is not None and code == 0:
+                if item is not None and code in (0, 3):
                     self.items[item.id] = replace(item, updated_at=done_at)
             self._changed("job.finished", job.site_id, job.id, str(code))
 
@@ -458,6 +462,8 @@ class Store:
                 raise EmulatorError.forbidden("403004", "Update forbidden",
                                               "Only administrators can update a site.")
             mode = changes.get("extractEncryptionMode")
+            if mode is not None and mode.lower() != site.encryption_mode:
+                self._check_encryption_admin(user, "change the site's extractEncryptionMode")
             if mode is not None and mode.lower() not in ENCRYPTION_MODES:
                 raise EmulatorError(400, "400000", "Bad Request",
                                     f"Invalid extractEncryptionMode '{mode}'. Valid values are enforced, "
@@ -490,9 +496,7 @@ class Store:
         """encrypt-extracts, decrypt-extracts or reencrypt-extracts, under the site mode's rules."""
         with self.lock:
             site = self.site(site_id)
-            if not user.is_admin:
-                raise EmulatorError.forbidden("403004", "Operation forbidden",
-                                              f"Only administrators can {action} on a site.")
+            self._check_encryption_admin(user, action)
             mode = site.encryption_mode
             if action in ("encrypt-extracts", "reencrypt-extracts") and mode == "disabled":
                 raise EmulatorError.bad_request(
@@ -508,6 +512,24 @@ class Store:
                     if item.site_id == site.id and item.has_extracts and item.encrypt_extracts != encrypt:
                         self.items[item.id] = replace(item, encrypt_extracts=encrypt)
             self._changed(f"site.{action}", site.id, site.id)
+
+    def _check_encryption_admin(self, user: User, what: str) -> None:
+        """Extract encryption at rest is managed by server administrators, and is a Tableau Server feature.
+
+        Documented: only a server administrator sets a site's encryption mode (docs/tableau-behaviour.md,
+        "Extract encryption mode is for server administrators"). Guessed: the 403004 code and its text, and
+        what Tableau Cloud answers ("Extract encryption on Tableau Cloud": no evidence, so refused).
+        """
+        if self.cloud:
+            raise EmulatorError.forbidden(
+                "403004", "Forbidden",
+                f"Cannot {what}: extract encryption at rest (extractEncryptionMode, encryptExtracts, "
+                "encrypt/decrypt/reencrypt-extracts) is a Tableau Server feature; Tableau Cloud encrypts "
+                "extracts in its own site settings.")
+        if user.site_role != "ServerAdministrator":
+            raise EmulatorError.forbidden(
+                "403004", "Forbidden",
+                f"Only server administrators can {what}; a site administrator cannot.")
 
     # ---- content --------------------------------------------------------------------------------
 
@@ -530,6 +552,8 @@ class Store:
                 raise EmulatorError.forbidden("403032", "Update forbidden",
                                               f"The user is not allowed to update this {kind}.")
             if encrypt is not None and encrypt != item.encrypt_extracts:
+                if self.cloud:
+                    self._check_encryption_admin(user, f"change encryptExtracts of this {kind}")
                 self._check_encrypt(site, encrypt)
             if project_id is not None:
                 self.project(site_id, project_id)
@@ -581,8 +605,12 @@ class Store:
         fails = item.fails_refresh and job_type == "RefreshExtract"
         notes = (f"com.tableausoftware.nativeapi.exceptions.DataSourceException: Unable to connect to the "
                  f"server for '{item.name}'. Login failed for user 'etl_reader'." if fails else "")
+        if fails and item.bridge:
+            notes = (f"Tableau Bridge: the refresh of '{item.name}' failed on the Bridge client: unable to connect "
+                     "to the server 'sqlprod01.corp.local'.")
         job = Job(new_id(), site_id, job_type, item.kind, item.id, item.name, task_id, incremental,
-                  self.clock(), self.job_seconds, fails, notes)
+                  self.clock(), self.job_seconds, fails, notes,
+                  bridge=item.bridge and job_type == "RefreshExtract")
         self.jobs[job.id] = job
         self._changed("job.created", site_id, job.id, item.kind, item.id)
         self._settle()

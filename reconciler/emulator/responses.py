@@ -28,7 +28,7 @@ from .serializers import (
     site_xml,
     user_xml,
 )
-from .wire import boolean, child, envelope, iso, parse_body
+from .wire import INCREMENTAL_REFRESH_API, api_at_least, boolean, child, envelope, iso, parse_body
 
 __all__ = ["ContentResponses", "Reply", "Req", "ok"]
 
@@ -315,6 +315,8 @@ class ContentResponses(BaseResponses):
         root = parse_body(req.body, required=False)
         refresh_el = child(root, "extractRefresh")
         incremental = bool(boolean(refresh_el.get("incremental"), "incremental")) if refresh_el is not None else False
+        if not api_at_least(req.params.get("v"), INCREMENTAL_REFRESH_API):
+            incremental = False  # Tableau ignores the body below 3.25 and runs a full refresh
         job = self.store.refresh_item(user, site_id, kind, req.params["item_id"], incremental)
         return ok(job_xml(job, self.store.clock()), 202)
 

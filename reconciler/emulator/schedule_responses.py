@@ -20,7 +20,7 @@ from .serializers import (
     pagination_xml,
     schedule_xml,
 )
-from .wire import boolean, child, parse_body
+from .wire import INCREMENTAL_REFRESH_API, api_at_least, boolean, child, parse_body
 
 __all__ = ["ScheduleResponses"]
 
@@ -228,6 +228,8 @@ class ScheduleResponses(BaseResponses):
         root = parse_body(req.body, required=False)
         refresh_el = child(root, "extractRefresh")
         incremental = boolean(refresh_el.get("incremental"), "incremental") if refresh_el is not None else None
+        if not api_at_least(req.params.get("v"), INCREMENTAL_REFRESH_API):
+            incremental = None  # Tableau ignores the body below 3.25: the task runs as it is defined
         job = scheduling.run_task(self.store, user, site_id, req.params["task_id"], incremental)
         return ok(job_xml(job, self.store.clock()))
 

@@ -2,7 +2,8 @@
 
 Credentials (every seed, every site): user `admin`/`admin` (ServerAdministrator; on Cloud
 SiteAdministratorCreator), `viewer`/`viewer` (Viewer, non-admin), `etl`/`etl` (Creator, owns some
-items). PATs: `admin-pat`/`admin-secret` (admin), `viewer-pat`/`viewer-secret` (viewer).
+items), `siteadmin`/`siteadmin` (SiteAdministratorCreator: a site administrator who is not a server
+administrator). PATs: `admin-pat`/`admin-secret` (admin), `viewer-pat`/`viewer-secret` (viewer).
 
 empty: one site "Default" (contentUrl ""), extractEncryptionMode enabled, a "Default" project, no
 items, no schedules, no tasks.
@@ -60,6 +61,10 @@ Sales/Regional/EMEA, Marketing, Operations, Operations/Supply Chain, Executive, 
     Executive/Board Pack [enc] ........... Month End 23:00 (full)
     Data Engineering/Pipeline Monitoring . Every 15 Minutes (full)
     Data Engineering/Data Quality [live]
+  Cloud flavor only, data sources whose connection goes through Tableau Bridge (no tasks; a
+  refresh job reports finishCode 0 while a Bridge client is assigned, then completes):
+    Operations/Plant Floor Metrics (Bridge) [bridge]
+    Operations/On-Prem Orders (Bridge) [bridge, FAILS]
 
 Site "Finance" (contentUrl "finance"), projects: Default, Finance, Finance/Month End,
 Finance/Planning.
@@ -130,6 +135,7 @@ __all__ = ["ADMIN_PAT", "ADMIN_USER", "VIEWER_PAT", "VIEWER_USER", "load_seed"]
 ADMIN_USER = ("admin", "admin")
 VIEWER_USER = ("viewer", "viewer")
 ETL_USER = ("etl", "etl")
+SITE_ADMIN_USER = ("siteadmin", "siteadmin")
 ADMIN_PAT = ("admin-pat", "admin-secret")
 VIEWER_PAT = ("viewer-pat", "viewer-secret")
 BASE_TIME = 1709251200.0  # 2024-03-01T00:00:00Z
@@ -215,6 +221,11 @@ _DEFAULT_ITEMS: list[_Item] = [
     ("workbook", "Data Engineering", "Data Quality", "live", []),
     ("datasource", "Operations", "Payroll Export", "", [(_PR, False)]),
 ]
+# Tableau Bridge exists for Tableau Cloud only: these are seeded on the Cloud flavor.
+_BRIDGE_ITEMS: list[_Item] = [
+    ("datasource", "Operations", "Plant Floor Metrics (Bridge)", "bridge", []),
+    ("datasource", "Operations", "On-Prem Orders (Bridge)", "bridge fails", []),
+]
 _FINANCE_ITEMS: list[_Item] = [
     ("datasource", "Finance", "General Ledger", "enc", [(_N, False), (_H, True)]),
     ("datasource", "Finance", "Accounts Payable", "", [(_N, False)]),
@@ -239,6 +250,9 @@ _DEFAULT_PROJECTS = ["Default", "Sales", "Sales/Forecasts", "Sales/Regional", "S
 _FINANCE_PROJECTS = ["Default", "Finance", "Finance/Month End", "Finance/Planning"]
 
 
+_URL_DROP = str.maketrans("", "", " &()")
+
+
 class _Ids:
     """Deterministic LUIDs and timestamps."""
 
@@ -259,7 +273,8 @@ def _add_site(store: Store, ids: _Ids, name: str, content_url: str) -> tuple[Sit
     store.sites[site.id] = site
     admin_role = "SiteAdministratorCreator" if store.cloud else "ServerAdministrator"
     users: dict[str, User] = {}
-    for (uname, pw), role in ((ADMIN_USER, admin_role), (VIEWER_USER, "Viewer"), (ETL_USER, "Creator")):
+    for (uname, pw), role in ((ADMIN_USER, admin_role), (VIEWER_USER, "Viewer"), (ETL_USER, "Creator"),
+                              (SITE_ADMIN_USER, "SiteAdministratorCreator")):
         user = User(ids.luid(), site.id, uname, role, pw, store.next_vizportal_id())
         store.users[user.id] = user
         users[uname] = user
@@ -329,12 +344,13 @@ def _demo_site(store: Store, ids: _Ids, name: str, content_url: str, paths: list
         t = ids.time()
         owner = users["etl"] if n % 3 == 2 else users["admin"]
         live = "live" in flags
+        bridge = "bridge" in flags
         item = ContentItem(kind, ids.luid(), site.id, item_name, projects[path].id, owner.id,
-                           item_name.replace(" ", "").replace("&", ""), t, t + 600, has_extracts=not live,
+                           item_name.translate(_URL_DROP), t, t + 600, has_extracts=not live,
                            encrypt_extracts="enc" in flags, description=f"{item_name} ({path})",
                            size=(n * 7919) % 50000 + 1024, fails_refresh="fails" in flags,
                            vizportal_id=store.next_vizportal_id(),
-                           ds_type="snowflake" if live else "hyper")
+                           ds_type="snowflake" if live else "sqlserver" if bridge else "hyper", bridge=bridge)
         store.items[item.id] = item
         for schedule_name, incremental in refreshes:
             schedule = schedules[schedule_name]
@@ -349,7 +365,8 @@ def _demo(store: Store) -> None:
     ids = _Ids(20240301)
     _base(store, ids)
     schedules = _demo_schedules(store, ids)
-    _demo_site(store, ids, "Default", "", _DEFAULT_PROJECTS, _DEFAULT_ITEMS, schedules)
+    default_items = _DEFAULT_ITEMS + (_BRIDGE_ITEMS if store.cloud else [])
+    _demo_site(store, ids, "Default", "", _DEFAULT_PROJECTS, default_items, schedules)
     _demo_site(store, ids, "Finance", "finance", _FINANCE_PROJECTS, _FINANCE_ITEMS, schedules)
 
 

@@ -88,7 +88,7 @@ def item_xml(item: ContentItem, fields: frozenset[str], projects: Mapping[str, P
         "webpageUrl": web, "size": str(item.size), "favoritesTotal": "0",
     }
     if kind == "datasource":
-        values.update({"type": item.ds_type, "isCertified": "false", "useRemoteQueryAgent": "false",
+        values.update({"type": item.ds_type, "isCertified": "false", "useRemoteQueryAgent": _b(item.bridge),
                        "isPublished": "true", "serverName": "warehouse.internal", "databaseName": "analytics",
                        "connectedWorkbooksCount": "0", "hasAlert": "false", "certificationNote": None})
     else:

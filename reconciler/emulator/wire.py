@@ -15,9 +15,23 @@ from .exceptions import EmulatorError
 from .recurrence import Recurrence
 
 __all__ = [
-    "attrs", "boolean", "child", "children", "envelope", "error_body", "esc", "iso", "local", "parse_body",
-    "recurrence_xml",
+    "INCREMENTAL_REFRESH_API", "api_at_least", "attrs", "boolean", "child", "children", "envelope", "error_body",
+    "esc", "iso", "local", "parse_body", "recurrence_xml",
 ]
+
+INCREMENTAL_REFRESH_API = (3, 25)
+"""From this API version, Update Data Source/Workbook Now and Run Extract Refresh Task read
+`<extractRefresh incremental="true"/>`; below it Tableau ignores the body and runs a full refresh
+(docs/tableau-behaviour.md, "refresh --incremental needs REST API 3.25")."""
+
+
+def api_at_least(version: str | None, minimum: tuple[int, int]) -> bool:
+    """Whether the `{v}` of a request URL (e.g. "3.22") is at least `minimum`; unreadable counts as new."""
+    try:
+        parts = tuple(int(p) for p in (version or "").split("."))
+    except ValueError:
+        return True
+    return not parts or parts >= minimum
 
 NS = "http://tableau.com/api"
 _HEAD = (

@@ -3,7 +3,9 @@
 Tableau's rules, as they bear on a plan:
 
 - Server schedules are server-wide: only a server administrator creates, updates or deletes them.
-- The site's extract encryption mode: a site (or server) administrator.
+- The site's extract encryption mode (and encrypt/decrypt/reencrypt-extracts): a server administrator
+  only; a site administrator may not (docs/tableau-behaviour.md, "Extract encryption mode is for server
+  administrators").
 - A task or an item's encryption flag: the item's owner, or a site administrator.
 """
 
@@ -37,10 +39,11 @@ def permission_gaps(plan: Plan, live: LiveState) -> tuple[PermissionGap, ...]:
         reason = None
         if change.kind == "schedule" and plan.flavor == "server":
             reason = "server schedules are shared by every site: only a server administrator may change them"
+        elif change.kind == "site":
+            reason = ("the site's extract encryption mode is changed by a server administrator only (Tableau's "
+                      "Update Site; a site administrator may not)")
         elif user.is_site_admin:
             continue
-        elif change.kind == "site":
-            reason = "the site's extract encryption mode needs a site administrator"
         elif change.kind in ("task", "encrypt"):
             owner = owners.get((change.target.get("item_kind", ""), change.target.get("item_id", "")))
             if owner != user.id:

@@ -92,8 +92,9 @@ def export_document(live: LiveState, projects: Sequence[str] = ()) -> dict[str, 
         if item is not None and _in_projects(item, scope):
             tasks_by_item[(task.item_kind, task.item_id)].append(task)
     cloud = live.flavor == "cloud"
-    doc: dict[str, Any] = {"version": 1, "server": live.server, "site": live.site, "flavor": live.flavor,
-                           "encryption": {"mode": live.encryption_mode}}
+    doc: dict[str, Any] = {"version": 1, "server": live.server, "site": live.site, "flavor": live.flavor}
+    if not cloud:  # extract encryption at rest is Tableau Server's: Cloud files may not declare it
+        doc["encryption"] = {"mode": live.encryption_mode}
     schedules: dict[str, Any] = {}
     template: dict[Recurrence, str] = {}
     unmanaged = {(i.kind, i.id) for i in unreported_items(live)} if cloud else set()
@@ -115,7 +116,7 @@ def export_document(live: LiveState, projects: Sequence[str] = ()) -> dict[str, 
     if referenced:
         doc["referenced_schedules"] = referenced
     extracts = []
-    encrypt_managed = live.encryption_mode == "enabled"
+    encrypt_managed = live.encryption_mode == "enabled" and not cloud
     for item in sorted(live.items, key=lambda i: (i.project, i.kind, i.name, i.id)):
         key = (item.kind, item.id)
         tasks = tasks_by_item.get(key, [])

@@ -50,6 +50,9 @@ def merge(fragments: Sequence[Fragment],
     for fragment in fragments:
         problems.extend(fragment.problems)
         places.update(fragment.places)
+        for extract, source in fragment.encrypts:  # where each encrypt: is, for the platform rules
+            if extract.source is not None:
+                places.setdefault(extract.source, {})["encrypt"] = source
         for key, setting in fragment.settings.items():
             first = settings.setdefault(key, setting)
             if first is not setting and first.value != setting.value:
@@ -143,6 +146,7 @@ def platform_problems(desired: DesiredState, flavor: str, places: Places | None 
             problems.append(Problem(ref.source, f'referenced_schedules: names a server schedule ("{ref.name}"), '
                                                 "but Tableau Cloud has no server schedules; declare it under "
                                                 "schedules: as a template instead."))
+        _cloud_encryption(desired, places, problems)
         for schedule in desired.schedules:
             _cloud_schedule(schedule, places, problems)
         for extract in desired.extracts:
@@ -159,6 +163,28 @@ def platform_problems(desired: DesiredState, flavor: str, places: Places | None 
                                                      "task runs on a server schedule. Declare it under schedules: "
                                                      "and name it (schedule: NAME)."))
     return problems
+
+
+def _cloud_encryption(desired: DesiredState, places: Places | None, problems: list[Problem]) -> None:
+    """Extract encryption at rest (site mode, per-item flag, its REST methods) is a Tableau Server feature.
+
+    Tableau Cloud encrypts extracts at the service level and offers Customer-Managed Encryption Keys as a
+    site setting of its own: neither ``encryption:`` nor ``encrypt:`` means anything there
+    (docs/tableau-behaviour.md, "Extract encryption on Tableau Cloud").
+    """
+    if desired.encryption_mode is not None:
+        problems.append(Problem(desired.encryption_source, "encryption: (the site's extract encryption mode) is "
+                                "Tableau Server only: extract encryption at rest and its REST methods are a Tableau "
+                                "Server feature. Tableau Cloud encrypts extracts itself, and its Customer-Managed "
+                                "Encryption Keys are set in the site's settings (Security), not through the REST "
+                                "API. Remove encryption: from the files for this Cloud site."))
+    for extract in desired.extracts:
+        if extract.encrypt is None:
+            continue
+        at = (places or {}).get(extract.source, {}).get("encrypt", extract.source) if extract.source else None
+        problems.append(Problem(at, f'encrypt: on {extract.ref.kind} "{extract.ref}" is Tableau Server only (extract '
+                                    "encryption at rest); Tableau Cloud has no per-item extract encryption to set "
+                                    "through the REST API. Remove encrypt: from this entry."))
 
 
 def _cloud_schedule(schedule: Schedule, places: Places | None, problems: list[Problem]) -> None:

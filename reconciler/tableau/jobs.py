@@ -2,6 +2,12 @@
 
 Tableau answers a refresh of an item that already has one queued or running with 409093; that is
 reported as "already queued", not as a failure.
+
+A job is over only when its ``completedAt`` is set (tableauserverclient's ``wait_for_job`` rule). A
+Tableau Bridge refresh reports ``finishCode="0"`` while a Bridge client is merely assigned to it, and
+``3`` when it completed (Query Job reference; tableauserverclient issue 1576): a finish code without
+``completedAt`` is followed, never taken for the end. See docs/tableau-behaviour.md, "Jobs, refresh and
+encryption".
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ import difflib
 import re
 from dataclasses import dataclass
 from urllib.parse import quote
+from xml.etree import ElementTree as ET
 
 from tableauserverclient.server.endpoint.exceptions import ServerResponseError
 
@@ -19,7 +26,7 @@ from reconciler.tableau import wire
 from reconciler.tableau.connect import Connection, translate_error
 from reconciler.tableau.read import PAGE_SIZE, list_all, project_tree
 
-__all__ = ["JobStart", "JobStatus", "find_item", "find_task", "get_job", "run_task", "start_refresh"]
+__all__ = ["JobStart", "JobStatus", "find_item", "find_task", "get_job", "parse_job", "run_task", "start_refresh"]
 
 _LUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 ALREADY_QUEUED = "409093"
@@ -40,14 +47,16 @@ class JobStatus:
     progress: int
     started: bool
     finished: bool
-    finish_code: int | None  # 0 success, 1 failed, 2 cancelled
+    finish_code: int | None  # 0 success (Bridge: assigned), 1 failed, 2 cancelled, 3 completed (Bridge)
     notes: tuple[str, ...] = ()
 
     @property
     def state(self) -> str:
         if not self.finished:
+            if self.finish_code == 0:
+                return "assigned to Bridge"
             return "running" if self.started else "queued"
-        return {0: "success", 1: "failed", 2: "cancelled"}.get(self.finish_code or 0, "finished")
+        return {0: "success", 1: "failed", 2: "cancelled", 3: "success"}.get(self.finish_code or 0, "finished")
 
 
 def _get(conn: Connection, url: str, doing: str) -> bytes:
@@ -161,8 +170,13 @@ def get_job(conn: Connection, job_id: str) -> JobStatus:
     node = next(root.iter(wire.tag("job")), None)
     if node is None:
         raise ReconcilerError(f"Job {job_id}: the server's answer has no <job>.")
-    finish = node.get("finishCode")
-    finished = bool(node.get("completedAt")) or (finish not in (None, "", "-1"))
+    return parse_job(job_id, node)
+
+
+def parse_job(job_id: str, node: ET.Element) -> JobStatus:
+    """A ``<job>``: finished only once ``completedAt`` is set, whatever ``finishCode`` says before that."""
+    finish = (node.get("finishCode") or "").strip()
+    code = int(finish) if finish.lstrip("-").isdigit() and finish != "-1" else None
+    finished = bool((node.get("completedAt") or "").strip())
     notes = tuple((n.text or "").strip() for n in node.iter(wire.tag("notes")) if (n.text or "").strip())
-    return JobStatus(job_id, int(node.get("progress") or 0), bool(node.get("startedAt")), finished,
-                     int(finish) if finish not in (None, "") and finished else None, notes)
+    return JobStatus(job_id, int(node.get("progress") or 0), bool(node.get("startedAt")), finished, code, notes)

@@ -100,7 +100,7 @@ def test_encryption_calls_by_non_admin_are_403(viewer: TSC.Server) -> None:
 def test_users_list_and_get(server: TSC.Server) -> None:
     users = list(TSC.Pager(server.users))
     assert {u.name: u.site_role for u in users} == {"admin": "ServerAdministrator", "viewer": "Viewer",
-                                                   "etl": "Creator"}
+                                                   "etl": "Creator", "siteadmin": "SiteAdministratorCreator"}
     one = server.users.get_by_id(users[0].id)
     assert one.name == users[0].name
     with pytest.raises(ServerResponseError) as err:

@@ -28,7 +28,7 @@ def _plan(flavor: str = "server"):  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize(("role", "expected"), [
     ("ServerAdministrator", set()),
-    ("SiteAdministratorCreator", {'schedule["Nightly"]'}),
+    ("SiteAdministratorCreator", {'schedule["Nightly"]', "site.encryption_mode"}),
     ("Creator", {'schedule["Nightly"]', "site.encryption_mode",
                  'task[datasource "Sales/Quotas"][full @ Nightly]'}),
 ])
@@ -49,3 +49,11 @@ def test_cloud_has_no_server_schedules_to_lack() -> None:
     plan, lv = _plan("cloud")
     gaps = permission_gaps(plan, replace(lv, user=SignedInUser("u-etl", "etl", "SiteAdministratorExplorer")))
     assert gaps == ()
+
+
+def test_a_site_administrator_may_not_change_the_encryption_mode() -> None:
+    """Tableau lets only a server administrator change a site's extractEncryptionMode (Update Site)."""
+    plan, lv = _plan()
+    gaps = permission_gaps(plan, replace(lv, user=SignedInUser("u-sa", "siteadmin", "SiteAdministratorExplorer")))
+    mode = next(g for g in gaps if g.address == "site.encryption_mode")
+    assert "server administrator" in mode.reason and "site administrator may not" in mode.reason
