@@ -165,8 +165,22 @@ def run_task(conn: Connection, task_id: str, label: str) -> JobStart:
                       f"running task {task_id}")
 
 
+#: Query Job answers these for a job it no longer has (Tableau cleans up finished jobs) or cannot query
+#: (docs/tableau-behaviour.md, "Jobs vanish"): the outcome is then unknown, never a success.
+_JOB_GONE = ("404000", "404002", "404003", "400031")
+
+
 def get_job(conn: Connection, job_id: str) -> JobStatus:
-    root = wire.parse(_get(conn, f"{conn.site_url}/jobs/{job_id}", f"reading job {job_id}"))
+    try:
+        content = _get(conn, f"{conn.site_url}/jobs/{job_id}", f"reading job {job_id}")
+    except TableauRequestError as error:
+        if error.code in _JOB_GONE or (error.code or "").startswith("404"):
+            raise TableauRequestError(
+                f"Job {job_id} can no longer be read (Tableau answered {error.code}): Tableau removes finished jobs "
+                "after a while and cannot query some kinds of job, so its outcome is unknown. Check the item's last "
+                "refresh in Tableau (its Refresh History, or the site's Jobs page).", code=error.code) from error
+        raise
+    root = wire.parse(content)
     node = next(root.iter(wire.tag("job")), None)
     if node is None:
         raise ReconcilerError(f"Job {job_id}: the server's answer has no <job>.")

@@ -39,9 +39,10 @@ _OCCURRENCES = {"first": "first", "second": "second", "third": "third", "fourth"
                 "last": "last", "lastday": "last"}
 #: The refresh type of a task, by the ``type`` attribute of its ``<extractRefresh>``: task lists say
 #: ``RefreshExtractTask`` / ``IncrementExtractTask``; Cloud's create and update answers ``FullRefresh`` /
-#: ``IncrementalRefresh`` (docs/tableau-behaviour.md, "Task types").
-_TASK_TYPES = {"refreshextracttask": "full", "fullrefresh": "full",
-               "incrementextracttask": "incremental", "incrementalrefresh": "incremental"}
+#: ``IncrementalRefresh``; the tableau-migration-sdk creates Cloud tasks as ``IncrementalExtract``
+#: (docs/tableau-behaviour.md, "Task types").
+_TASK_TYPES = {"refreshextracttask": "full", "fullrefresh": "full", "incrementextracttask": "incremental",
+               "incrementalrefresh": "incremental", "incrementalextract": "incremental"}
 
 
 def tag(name: str) -> str:

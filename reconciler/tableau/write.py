@@ -213,7 +213,6 @@ class Writer:
         Returns the new task's id when the server says it (Cloud does; Server's answer has none).
         """
         doing = f"creating the {task_type} refresh of {kind} {label!r}"
-        incremental = str(task_type == "incremental").lower()
         if self.cloud:
             assert recurrence is not None
             frequency, details = wire.recurrence_xml(recurrence, cloud=True)
@@ -226,8 +225,12 @@ class Writer:
                 return self._post(url, body)
         else:
             assert schedule_id is not None
+            if task_type != "full":  # the planner refuses these; never send one (it would become a full refresh)
+                raise TableauRequestError(f"{doing}: Tableau Server's REST API can only add a full refresh task "
+                                          "to a schedule (docs/tableau-behaviour.md). Nothing was sent.")
             url = f"{self.conn.site_url}/schedules/{schedule_id}/{kind}s"
-            body = (f'<tsRequest><task><extractRefresh incremental="{incremental}"><{kind} id={quoteattr(item_id)} />'
+            # The documented body: no type (Add Data Source / Workbook to Server Schedule).
+            body = (f'<tsRequest><task><extractRefresh><{kind} id={quoteattr(item_id)} />'
                     "</extractRefresh></task></tsRequest>")
 
             def send() -> Any:
