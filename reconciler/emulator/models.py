@@ -20,6 +20,7 @@ from .recurrence import Recurrence
 
 __all__ = [
     "ContentItem", "Event", "Job", "Pat", "Project", "Schedule", "Session", "Site", "Store", "Task", "User",
+    "not_extractable",
 ]
 
 Event = tuple[str, ...]
@@ -171,6 +172,13 @@ class Job:
     settled: bool = False
     bridge: bool = False
     """A Tableau Bridge refresh: finishCode 0 while a Bridge client is assigned, 3 or 1 at the end."""
+
+
+def not_extractable(item: ContentItem) -> EmulatorError:
+    """A refresh (or a refresh task) of an item without an extract: 409090, as a real server answered a
+    refresh it would not run (ledger: "Tasks on items without an extract"; the cause is guessed)."""
+    return EmulatorError(409, "409090", "Bad Request",
+                         f"Extract operation for the {item.kind} '{item.name}' is not allowed.")
 
 
 class TaskTable(dict[str, Task]):
@@ -625,7 +633,7 @@ class Store:
                 raise EmulatorError.forbidden("403032", "Update forbidden",
                                               f"The user is not allowed to refresh this {kind}.")
             if not item.has_extracts:
-                raise EmulatorError.bad_request(f"The {kind} '{item.name}' has no extract to refresh.")
+                raise not_extractable(item)
             return self._start_job(site_id, item, job_type="RefreshExtract", incremental=incremental, task_id=None)
 
     def create_extract(self, user: User, site_id: str, kind: str, item_id: str, encrypt: bool) -> Job:

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 
 from .exceptions import EmulatorError
-from .models import ContentItem, Job, Schedule, Store, Task, User, new_id
+from .models import ContentItem, Job, Schedule, Store, Task, User, new_id, not_extractable
 from .recurrence import Recurrence
 
 __all__ = [
@@ -47,6 +47,8 @@ def create_schedule(store: Store, user: User, *, name: str, type: str, priority:
 def _check_unique_name(store: Store, name: str, own_id: str | None) -> None:
     for other in store.schedules.values():
         if other.name.lower() == name.lower() and other.id != own_id:
+            # Guessed: no public answer shows Server's code for a duplicate schedule name (ledger:
+            # "Schedule names"); 409xxx "conflict" as for projects (409006).
             raise EmulatorError(409, "409021", "Schedule name conflict",
                                 f"A schedule with the name '{name}' already exists.")
 
@@ -122,6 +124,7 @@ def add_to_schedule(store: Store, user: User, site_id: str, schedule_id: str, ki
         _check_extractable(store, item)
         for t in store.tasks.of_item(item.id):
             if t.schedule_id == schedule.id and t.incremental == incremental:
+                # Guessed (ledger: "Add to schedule makes full tasks"): the answer to a second add is unknown.
                 raise EmulatorError(409, "409048", "Task already exists",
                                     f"The {kind} '{item.name}' already has this refresh on the schedule.")
         task = Task(new_id(), site_id, kind, item.id, incremental, schedule.priority, 0, schedule.id, None,
@@ -133,7 +136,7 @@ def add_to_schedule(store: Store, user: User, site_id: str, schedule_id: str, ki
 
 def _check_extractable(store: Store, item: ContentItem) -> None:
     if not item.has_extracts:
-        raise EmulatorError.bad_request(f"The {item.kind} '{item.name}' has no extract to refresh.")
+        raise not_extractable(item)
 
 # ---- tasks ----------------------------------------------------------------------------------
 
