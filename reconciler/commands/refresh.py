@@ -62,6 +62,11 @@ def refresh(options: ConnectionOptions, *, datasources: Sequence[str] = (), work
         raise UsageError("--timeout must be a positive number of seconds.")
     if via not in VIAS:
         raise UsageError(f"--via must be rest or vizportal, not {via!r}.")
+    if incremental and tasks:
+        # Run Extract Refresh Task takes no body: a task runs as its own type (ledger: "refresh --incremental").
+        raise UsageError("--incremental applies to --datasource and --workbook: a task (--task) always runs as its "
+                         "own type (full or incremental), whatever is asked. Refresh the tasks in a run without "
+                         "--incremental. Nothing was started.")
     if via == "vizportal" and (workbooks or tasks):
         raise UsageError("refresh --via vizportal refreshes data sources only (Vizportal's "
                          "runExtractRefreshesOnDatasources): give them with --datasource, and refresh workbooks and "

@@ -88,6 +88,14 @@ def test_an_older_server_is_named_by_its_version(version: str, refused: bool) ->
     assert f"this server speaks {version}: nothing was started" in str(error.value)
 
 
+def test_incremental_with_a_task_is_refused(server_emu: Emulator, cli: Any) -> None:
+    """Run Extract Refresh Task takes no body: a task runs as its own type, so --incremental would be ignored."""
+    task = next(iter(server_emu.store.tasks))
+    result = cli("refresh", "--task", task, "--incremental")
+    assert result.code == 1 and "always runs as its own type" in result.err
+    assert not server_emu.store.jobs
+
+
 def test_incremental_from_3_25_runs_an_incremental_job(server_emu: Emulator, cli: Any) -> None:
     result = cli("refresh", "--datasource", "Sales/Orders", "--incremental", "--api-version", "3.25")
     assert result.code == 0, result.err

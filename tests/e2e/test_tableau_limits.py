@@ -6,12 +6,16 @@ are refused before any request that changes something (counted on the emulator).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from reconciler.emulator import Emulator
+from reconciler.errors import TableauRequestError
+from reconciler.tableau.jobs import get_job
 from reconciler.tableau.connect import ConnectionSettings, Credentials, connect
 from reconciler.tableau.write import Writer
 from tests.e2e.helpers import tasks_on, writes
@@ -128,3 +132,16 @@ def test_schedule_lookup_reads_every_page(cli: Any) -> None:
             assert writer.find_schedule_id(last.name) == last.id
             assert writer.find_schedule_id(names[0]) is not None
             assert writer.find_schedule_id("no such schedule") is None
+
+
+def test_a_job_that_vanished_is_unknown_not_a_success(server_emu: Emulator, cli: Any) -> None:
+    """Tableau removes finished jobs (ledger: "Jobs vanish"): following one that is gone is an error."""
+    started = cli("refresh", "--datasource", "Sales/Orders", "--no-wait", "--format", "json")
+    assert started.code == 0, started.err
+    job_id = json.loads(started.out)["jobs"][0]["job_id"]
+    with server_emu.store.lock:
+        del server_emu.store.jobs[job_id]  # cleaned up by the server
+    settings = ConnectionSettings(server=server_emu.url, site="", credentials=Credentials("password", "admin", "admin"))
+    with connect(settings) as conn, pytest.raises(TableauRequestError) as error:
+        get_job(conn, job_id)
+    assert "can no longer be read" in str(error.value) and "outcome is unknown" in str(error.value)
