@@ -15,8 +15,8 @@ import yaml
 
 from reconciler.emulator import Emulator
 from reconciler.errors import TableauRequestError
-from reconciler.tableau.jobs import get_job
 from reconciler.tableau.connect import ConnectionSettings, Credentials, connect
+from reconciler.tableau.jobs import get_job
 from reconciler.tableau.write import Writer
 from tests.e2e.helpers import tasks_on, writes
 from tests.e2e.test_plan_apply import export_doc, save, set_extract
