@@ -7,7 +7,7 @@ schedule only when nothing on this site will remain on it and no other site uses
 
 from __future__ import annotations
 
-from reconciler.model import Schedule
+from reconciler.model import WEEKDAYS, Schedule
 
 from .addresses import schedule_address
 from .context import Context, Draft, UnmanagedDraft
@@ -43,8 +43,36 @@ def plan_schedules(ctx: Context, task_drafts: list[Draft]) -> tuple[list[Draft],
     return drafts + deletes, unmanaged
 
 
+def _api(version: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in version.split("."))
+    except ValueError:
+        return ()
+
+
+#: Tableau Server answers and accepts weekdays on hourly and daily schedules from 2023.3.5, REST API 3.21
+#: (docs/tableau-behaviour.md, "Server hourly and daily intervals").
+_WEEKDAYS_API = (3, 21)
+
+
+def _weekdays_unsupported(ctx: Context, desired: Schedule) -> bool:
+    recurrence = desired.recurrence
+    if recurrence.frequency not in ("hourly", "daily") or recurrence.weekdays == WEEKDAYS:
+        return False
+    version = _api(ctx.live.api_version)
+    if not version or version >= _WEEKDAYS_API:
+        return False
+    ctx.problem(str(desired.source), f"{desired.source or 'schedule'}: schedule \"{desired.name}\" runs on some "
+                f"weekdays only, but this server speaks REST API {ctx.live.api_version}: Tableau Server neither "
+                "reports nor accepts weekdays on hourly and daily schedules before 2023.3.5 (API 3.21). Remove "
+                "weekdays: (every day), or use a weekly schedule.")
+    return True
+
+
 def _upsert(ctx: Context, desired: Schedule) -> Draft | None:
     ctx.observed.add(schedule_key(desired.name))
+    if _weekdays_unsupported(ctx, desired):
+        return None
     address = schedule_address(desired.name)
     source = str(desired.source) if desired.source is not None else None
     touches = frozenset({("schedule", desired.name)})

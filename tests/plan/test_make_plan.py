@@ -612,3 +612,15 @@ def test_referenced_schedules_are_checked_and_never_pruned() -> None:
     with pytest.raises(PlanError) as error:
         make_plan(d, server(schedules=[sched("Spare", start="04:00")]))
     assert 'schedule "Payroll" is listed in referenced_schedules:' in str(error.value)
+
+
+def test_weekdays_on_hourly_schedules_need_api_3_21() -> None:
+    """Before Server 2023.3.5 (API 3.21) hourly and daily schedules have no weekdays (TSC issue 1377)."""
+    d = desired(schedules=[sched("Work", "hourly", "08:00", end="18:00", weekdays=("monday",), line=3)])
+    old = replace(server(), api_version="3.20")
+    with pytest.raises(PlanError) as error:
+        make_plan(d, old)
+    assert "examples/site.yaml:3:3" in str(error.value) and "before 2023.3.5 (API 3.21)" in str(error.value)
+    assert actions(make_plan(d, replace(old, api_version="3.21"))) == [("create", 'schedule["Work"]')]
+    every_day = desired(schedules=[sched("Work", "hourly", "08:00", end="18:00", line=3)])
+    assert actions(make_plan(every_day, old)) == [("create", 'schedule["Work"]')]
