@@ -235,8 +235,12 @@ class Schedule:
     detailed: bool = field(default=True, compare=False)
 
     def to_dict(self) -> dict[str, object]:
-        """The comparable fields, flat, in file vocabulary (used for diffs and saved plans)."""
-        out = self.recurrence.to_dict()
+        """The comparable fields, flat, in file vocabulary (used for diffs and saved plans).
+
+        A schedule read only from the list has no recurrence details: only its frequency is given, never
+        a made-up start or interval.
+        """
+        out = self.recurrence.to_dict() if self.detailed else {"frequency": self.recurrence.frequency}
         out.update(priority=self.priority, execution=self.execution, state=self.state)
         return out
 

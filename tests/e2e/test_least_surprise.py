@@ -4,6 +4,7 @@ non-Extract schedules alone, protect holds for schedules too, max_deletes counts
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import replace
@@ -183,5 +184,9 @@ def test_prune_deletes_unused_schedules_on_a_single_site_server(cli: Any, tmp_pa
         assert planned.code == 0, planned.err
         for name in names:
             assert f'- schedule["{name}"] will be deleted' in planned.out
+        # Only the list was read: the plan shows no made-up start or interval for them (issue 16, point 2).
+        saved = cli("plan", file, "--format", "json")
+        deleted = [c["before"] for c in json.loads(saved.out)["resource_changes"]]
+        assert deleted and all("start" not in before and "every" not in before for before in deleted), deleted
         assert cli("apply", file, "--auto-approve").code == 0
         assert not [s for s in emu.store.schedules.values() if s.type == "Extract"]
