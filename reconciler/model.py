@@ -240,7 +240,8 @@ class Schedule:
         A schedule read only from the list has no recurrence details: only its frequency is given, never
         a made-up start or interval.
         """
-        out = self.recurrence.to_dict() if self.detailed else {"frequency": self.recurrence.frequency}
+        out: dict[str, object] = (self.recurrence.to_dict() if self.detailed
+                                  else {"frequency": self.recurrence.frequency})
         out.update(priority=self.priority, execution=self.execution, state=self.state)
         return out
 

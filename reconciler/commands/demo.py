@@ -16,7 +16,6 @@ from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 
-import tableauserverclient as TSC
 from rich.console import Console
 from rich.rule import Rule
 
@@ -28,6 +27,9 @@ from reconciler.commands.refresh import refresh
 from reconciler.commands.validate import validate
 from reconciler.emulator import Emulator
 from reconciler.errors import ReconcilerError
+from reconciler.tableau.connect import ConnectionSettings, Credentials, connect
+from reconciler.tableau.jobs import find_item
+from reconciler.tableau.write import Writer
 
 _ENV = ("TABLEAU_SERVER", "TABLEAU_SITE", "TABLEAU_PAT_NAME", "TABLEAU_PAT_SECRET", "TABLEAU_USERNAME",
         "TABLEAU_PASSWORD", "TABLEAU_JWT")
@@ -78,16 +80,14 @@ def _run(narrator: _Narrator, action: Callable[[], int], meanings: dict[int, str
 
 def _out_of_band_change(url: str) -> str:
     """What an admin might do in the web UI: delete a refresh task of a managed data source."""
-    server = TSC.Server(url, use_server_version=True)
-    with server.auth.sign_in(TSC.PersonalAccessTokenAuth("admin-pat", "admin-secret", site_id="")):
-        sources = {d.id: d for d in TSC.Pager(server.datasources)}
-        tasks, _ = server.tasks.get()
-        for task in tasks:
-            source = sources.get(task.target.id) if task.target else None
-            if source is not None and source.name == "Customers" and source.project_name == "Sales":
-                server.tasks.delete(task.id)
-                schedule = task.schedule_item.name if task.schedule_item else "its schedule"
-                return f'deleted the refresh task of "Sales/Customers" on "{schedule}"'
+    settings = ConnectionSettings(server=url, site="", credentials=Credentials("pat", "admin-pat", "admin-secret"))
+    with connect(settings) as conn:
+        customers = find_item(conn, "datasource", "Sales/Customers")
+        writer = Writer(conn, "server")
+        for task in writer.list_tasks():
+            if (task.item_kind, task.item_id) == ("datasource", customers.id):
+                writer.delete_task(task.id, customers.path)
+                return f'deleted the refresh task of "Sales/Customers" on "{task.schedule or "its schedule"}"'
     raise ReconcilerError("the demo could not find the task it means to delete")
 
 
