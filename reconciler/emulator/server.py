@@ -313,7 +313,7 @@ class Emulator:
         self._server = make_server(self.config.host, self.config.port, self.app, threaded=True,
                                    request_handler=_QuietHandler)
         server = self._server
-        self._thread = threading.Thread(target=lambda: server.serve_forever(poll_interval=0.05),
+        self._thread = threading.Thread(target=lambda: server.serve_forever(poll_interval=0.005),
                                         name="tableau-emulator", daemon=True)
         self._thread.start()
         return self
