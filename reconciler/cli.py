@@ -124,20 +124,28 @@ def apply(
     target: Annotated[list[str] | None, typer.Option(
         "--target", help="Apply only the changes to a schedule, item or project (as plan --target); not with a "
                          "saved plan.")] = None,
+    expect_digest: Annotated[str | None, typer.Option(
+        "--expect-digest", metavar="SHA256",
+        help="Apply only if the plan's digest is this one: the \"Plan digest\" that `plan` printed for the "
+             "plan that was reviewed. With files, the plan made now must be identical to it (refused if the files "
+             "or the site changed since); with a saved plan, it must be that plan.")] = None,
     server: Server = None, site: Site = None, api_version: ApiVersion = None, ca_bundle: CaBundle = None,
     insecure: Insecure = False, debug: Debug = False, quiet: Quiet = False,
 ) -> None:
     """Make the site match the files, or execute a saved plan (a .json file from `plan --out`).
 
     Shows the plan and asks `Apply N changes? [y/N]` unless --auto-approve. A saved plan is refused if
-    the site changed since it was made. Exit 0 when every change succeeded, 1 otherwise.
+    the site changed since it was made, or edited (its digest no longer matches).
+
+    In CI, apply what was reviewed: `reconciler apply tableau/ --auto-approve --expect-digest SHA256`, with the
+    digest from the reviewed plan. Exit 0 when every change succeeded, 1 otherwise.
     """
     options = _connection(server, site, api_version, ca_bundle, insecure, debug, quiet)
     from reconciler.commands.apply import apply as run
 
     raise typer.Exit(run(paths, options, auto_approve=auto_approve, parallelism=parallelism, journal=journal,
                          allow_mass_delete=allow_mass_delete, move_strategy=server_move_strategy,
-                         targets=target or ()))
+                         targets=target or (), expect_digest=expect_digest))
 
 
 @app.command()

@@ -15,7 +15,16 @@ from reconciler.commands.common import ConnectionOptions, Output, resolve_settin
 from reconciler.commands.plan import check_move_strategy, describe_gaps, read_and_plan
 from reconciler.errors import ApplyFailed, PlanError, ReconcilerError, StalePlanError, UsageError
 from reconciler.model import LiveState
-from reconciler.plan import Action, Plan, ResourceChange, permission_gaps, plan_from_json, stale_objects
+from reconciler.plan import (
+    Action,
+    Plan,
+    ResourceChange,
+    is_digest,
+    permission_gaps,
+    plan_digest,
+    plan_from_json,
+    stale_objects,
+)
 from reconciler.plan.addresses import SITE_MODE, encrypt_address, quote, schedule_address
 from reconciler.plan.fingerprint import item_key, schedule_key, tasks_key
 from reconciler.report import render_plan_text
@@ -147,10 +156,37 @@ def _check_saved_moves(saved: Plan, move_strategy: str) -> None:
             "made with --server-move-strategy vizportal: apply it with the same flag. Nothing was applied.")
 
 
+def expected_digest(text: str | None) -> str | None:
+    """``--expect-digest``: 64 hex digits, optionally written ``sha256:...``; any case."""
+    if text is None:
+        return None
+    digest = text.strip().lower().removeprefix("sha256:")
+    if not is_digest(digest):
+        raise UsageError(f"--expect-digest {text!r} is not a plan digest: it should be the 64 hexadecimal digits "
+                         "that `reconciler plan` prints (\"Plan digest: ...\") and writes as \"digest\" in its JSON.")
+    return digest
+
+
+def _check_digest(plan: Plan, expected: str, saved: bool) -> None:
+    """Refuse a plan other than the reviewed one: ``--expect-digest`` names the plan a person approved."""
+    actual = plan_digest(plan)
+    if actual == expected:
+        return
+    if saved:
+        why = "this saved plan is not the plan that was reviewed"
+    else:
+        why = ("the plan made now from the files and the site differs from the plan that was reviewed: the files "
+               "or the site changed since the review")
+    raise StalePlanError(
+        f"The plan's digest is {actual}, not the reviewed {expected}: {why}. Nothing was applied. Make a new plan "
+        "(`reconciler plan PATH`), review it, and apply with its digest.")
+
+
 def apply(paths: Sequence[Path], options: ConnectionOptions, *, auto_approve: bool = False, parallelism: int = 4,
           journal: Path | None = None, allow_mass_delete: bool = False, move_strategy: str = "rest",
-          targets: Sequence[str] = ()) -> int:
+          targets: Sequence[str] = (), expect_digest: str | None = None) -> int:
     check_move_strategy(move_strategy)
+    expected = expected_digest(expect_digest)
     output = Output(options.quiet)
     if targets and _is_saved_plan(paths):
         raise UsageError("--target limits a plan made from files; a saved plan is applied exactly as it was saved. "
@@ -182,8 +218,12 @@ def apply(paths: Sequence[Path], options: ConnectionOptions, *, auto_approve: bo
         if move_strategy == "vizportal":
             require_server_flavor(live.flavor, VIZPORTAL_FEATURE, settings.server)
         output.result(render_plan_text(plan, color=output.color))
-        if not plan.has_changes:
+        if not plan.has_changes:  # nothing will be written, so nothing unreviewed can be
+            if expected is not None and plan_digest(plan) != expected:
+                output.note(f"Nothing to apply: the site already matches (the reviewed plan was {expected}).")
             return 0
+        if expected is not None:
+            _check_digest(plan, expected, saved is not None)
         moves = sum(1 for c in plan.changes if c.kind == "task" and c.action is Action.MOVE)
         if live.flavor != "cloud" and (moves or move_strategy == "vizportal"):
             output.result(_strategy_note(move_strategy, moves))

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Sequence
 from pathlib import Path
 
 from reconciler.commands.common import ConnectionOptions, Output, atomic_write, resolve_settings
 from reconciler.errors import UsageError
 from reconciler.model import DesiredState, LiveState
-from reconciler.plan import PermissionGap, Plan, make_plan, permission_gaps, plan_to_json
+from reconciler.plan import PermissionGap, Plan, make_plan, permission_gaps, plan_digest, plan_to_json
 from reconciler.report import render_plan_json, render_plan_markdown, render_plan_text
 from reconciler.spec import for_flavor, load_desired
 from reconciler.tableau.connect import Connection, connect
@@ -61,7 +62,12 @@ def plan(paths: Sequence[Path], options: ConnectionOptions, *, out: Path | None 
     gaps = permission_gaps(result, live)
     if gaps:
         output.warn(describe_gaps(live, gaps, "apply would be refused"))
+    digest = plan_digest(result)
     if out is not None:
         atomic_write(out, plan_to_json(result))
         output.note(f"Saved the plan to {out}. Apply exactly these changes with: reconciler apply {out}")
+    if result.has_changes:
+        again = " ".join([*(shlex.quote(str(p)) for p in paths), *(f"--target {shlex.quote(t)}" for t in targets)])
+        output.note(f"Plan digest: {digest}\nApply exactly this plan later with: "
+                    f"reconciler apply {again} --expect-digest {digest}")
     return 2 if detailed_exitcode and result.has_changes else 0

@@ -9,7 +9,7 @@ from .drift import BUCKETS, DriftEntry, DriftReport, ManagedObject, make_drift
 from .fingerprint import observe, stale_objects
 from .make import make_plan
 from .permissions import PermissionGap, permission_gaps
-from .serialize import plan_from_json, plan_to_dict, plan_to_json
+from .serialize import is_digest, plan_digest, plan_from_json, plan_to_dict, plan_to_json
 from .types import (
     FORMAT_VERSION,
     PHASES,
@@ -37,8 +37,10 @@ __all__ = [
     "Unmanaged",
     "make_drift",
     "make_plan",
+    "is_digest",
     "observe",
     "permission_gaps",
+    "plan_digest",
     "plan_from_json",
     "plan_to_dict",
     "plan_to_json",

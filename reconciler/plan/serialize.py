@@ -2,22 +2,35 @@
 
 ``plan_from_json(plan_to_json(p)) == p`` exactly. The reader refuses, with a clear PlanError, text
 that is not JSON (a truncated file), misses or mistypes a key, was made by a newer reconciler, or
-whose fingerprint no longer matches its observed objects (an edited file).
+whose fingerprint no longer matches its observed objects, or whose digest no longer matches its content
+(an edited file).
+
+The digest is the sha256 of the canonical JSON (``canonical_json``: sorted keys, no spaces) of the
+plan's JSON object without the keys ``digest`` and ``reconciler_version``: every change with its
+before, after and target, the policy that guards it (``max_deletes``), the connection it was made
+for and the fingerprint of what it read. Two plans with one digest make the same requests; any edit
+of a saved plan changes it. ``reconciler apply --expect-digest`` compares against it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
 import reconciler
 from reconciler.errors import PlanError
 
-from .fingerprint import fingerprint
+from .fingerprint import canonical_json, fingerprint
 from .types import FORMAT_VERSION, KINDS, PHASES, Action, FieldChange, Plan, ResourceChange, Unmanaged
 
-__all__ = ["plan_from_json", "plan_to_json"]
+__all__ = ["is_digest", "plan_digest", "plan_from_json", "plan_to_dict", "plan_to_json"]
+
+#: Keys of the plan JSON outside the digest: the digest itself, and the version of the tool that wrote it.
+_UNDIGESTED = ("digest", "reconciler_version")
+_DIGEST = re.compile(r"[0-9a-f]{64}")
 
 _ACTIONS: Mapping[Action, list[str]] = {
     Action.CREATE: ["create"],
@@ -45,8 +58,7 @@ def _change_to_dict(change: ResourceChange) -> dict[str, object]:
     }
 
 
-def plan_to_dict(plan: Plan) -> dict[str, object]:
-    """The JSON-able form of a plan (see ``plan_to_json``)."""
+def _content(plan: Plan) -> dict[str, object]:
     return {
         "format_version": plan.format_version,
         "reconciler_version": reconciler.__version__,
@@ -66,6 +78,22 @@ def plan_to_dict(plan: Plan) -> dict[str, object]:
         "unmanaged": [{"address": u.address, "kind": u.kind, "detail": u.detail} for u in plan.unmanaged],
         "warnings": list(plan.warnings),
     }
+
+
+def plan_digest(plan: Plan) -> str:
+    """The sha256 (64 hex digits) that identifies what ``plan`` does (see the module docstring)."""
+    content = {k: v for k, v in _content(plan).items() if k not in _UNDIGESTED}
+    return hashlib.sha256(canonical_json(content).encode("utf-8")).hexdigest()
+
+
+def is_digest(text: str) -> bool:
+    """True for a plan digest as written in the plan: 64 lower-case hex digits."""
+    return _DIGEST.fullmatch(text) is not None
+
+
+def plan_to_dict(plan: Plan) -> dict[str, object]:
+    """The JSON-able form of a plan (see ``plan_to_json``), with its digest."""
+    return {**_content(plan), "digest": plan_digest(plan)}
 
 
 def plan_to_json(plan: Plan) -> str:
@@ -202,6 +230,12 @@ def plan_from_json(text: str) -> Plan:
     )
     if plan.fingerprint != fingerprint(plan.server, plan.site_id, plan.api_version, plan.observed):
         raise _invalid("its fingerprint does not match its observed objects (was it edited?)")
+    stored_digest = r.text("digest")
+    if stored_digest != plan_digest(plan):
+        raise PlanError(
+            "The saved plan was edited after it was made: its digest does not match its content (a change, "
+            "its target or before/after values, the policy or the connection differ from what `reconciler plan` "
+            "wrote). Nothing was applied. Make a new plan with `reconciler plan --out FILE` and review it.")
     stored_counts = r.obj("counts")
     if r._get("has_changes") is not plan.has_changes or stored_counts != dict(plan.counts):
         raise _invalid("its summary (has_changes, counts) does not match its resource_changes (was it edited?)")

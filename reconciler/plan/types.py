@@ -24,8 +24,9 @@ __all__ = [
     "Unmanaged",
 ]
 
-#: The version of the saved-plan format this reconciler writes and reads.
-FORMAT_VERSION = "1"
+#: The version of the saved-plan format this reconciler writes and reads: MAJOR.MINOR (docs/plan-format.md).
+#: 1.1 added ``digest``.
+FORMAT_VERSION = "1.1"
 
 
 class Action(StrEnum):

@@ -55,6 +55,22 @@ def _retarget(data: dict[str, Any]) -> None:
     data["resource_changes"][0]["target"]["item_id"] = "00000000-0000-0000-0000-000000000000"
 
 
+def _reschedule(data: dict[str, Any]) -> None:
+    """The edit a reviewer would not see: the move keeps its address and ids but lands on another schedule."""
+    data["resource_changes"][0]["after"]["schedule"] = "Nightly 02:00"
+
+
+def _reschedule_everywhere(data: dict[str, Any]) -> None:
+    _reschedule(data)
+    change = data["resource_changes"][0]
+    change["target"]["schedule_name"] = "Nightly 02:00"
+    change["changes"][0]["after"] = "Nightly 02:00"
+
+
+def _raise_max_deletes(data: dict[str, Any]) -> None:
+    data["max_deletes"] = 100000
+
+
 def _newer(data: dict[str, Any]) -> None:
     data["format_version"] = "99.0"
 
@@ -147,6 +163,18 @@ CASES = [
          plan_edit=_plan_json(_recount)),
     Case("plan-target-edited", ["apply", PLAN, "--auto-approve"], ["saved plan", "edited"],
          plan_edit=_plan_json(_retarget)),
+    Case("plan-schedule-edited", ["apply", PLAN, "--auto-approve"], ["saved plan", "edited", "digest"],
+         plan_edit=_plan_json(_reschedule)),
+    Case("plan-schedule-edited-everywhere", ["apply", PLAN, "--auto-approve"], ["saved plan", "edited", "digest"],
+         plan_edit=_plan_json(_reschedule_everywhere)),
+    Case("plan-policy-edited", ["apply", PLAN, "--auto-approve"], ["saved plan", "edited", "digest"],
+         plan_edit=_plan_json(_raise_max_deletes)),
+    Case("plan-digest-unexpected", ["apply", PLAN, "--auto-approve", "--expect-digest", "0" * 64],
+         ["digest", "0" * 64, "reviewed"]),
+    Case("plan-digest-malformed", ["apply", PLAN, "--auto-approve", "--expect-digest", "abc"],
+         ["--expect-digest", "abc", "64"]),
+    Case("files-digest-unexpected", ["apply", FILE, "--auto-approve", "--expect-digest", "0" * 64],
+         ["digest", "0" * 64, "reviewed"]),
     Case("plan-newer-format", ["apply", PLAN, "--auto-approve"], ["newer reconciler", "upgrade"],
          plan_edit=_plan_json(_newer)),
     Case("plan-other-site", ["apply", PLAN, "--auto-approve", "--site", "finance"], ["another site", "finance"]),

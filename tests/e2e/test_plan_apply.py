@@ -7,6 +7,7 @@ that a second plan is empty.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -335,3 +336,30 @@ def test_empty_site_full_file_all_creates(flavor: str, cli: Any, tmp_path: Path,
         assert f"Plan: {creates} to create, 0 to move, 0 to update, 0 to delete." in planned.out
         converge(cli, file, "--parallelism", "8")
         assert sum(1 for t in emu.store.tasks.values()) == 2 * len(items)
+
+
+def test_apply_expect_digest_applies_only_the_reviewed_plan(server_emu: Emulator, cli: Any, tmp_path: Path) -> None:
+    doc = export_doc(cli, tmp_path)
+    set_extract(doc, "datasource", "Sales/Pipeline", refresh=[{"schedule": "Daily 06:00", "type": "full"}])
+    file = save(tmp_path, doc)
+    reviewed = cli("plan", file, "--format", "json")
+    digest = json.loads(reviewed.out)["digest"]
+    assert f"Plan digest: {digest}" in reviewed.err and f"--expect-digest {digest}" in reviewed.err
+
+    # The site changes between review and merge: the plan made now differs, and nothing is applied.
+    other = doc.copy()
+    other["schedules"] = dict(doc["schedules"])
+    other["schedules"]["Daily 06:00"] = {**doc["schedules"]["Daily 06:00"], "start": "06:30"}
+    assert cli("apply", save(tmp_path, other, "other.yaml"), "--auto-approve").code == 0
+    before = writes(server_emu)
+    refused = cli("apply", file, "--auto-approve", "--expect-digest", digest)
+    assert refused.code == 1 and f"not the reviewed {digest}" in refused.err, refused.err
+    assert writes(server_emu) == before
+
+    # Reviewed again: the new digest applies, in any spelling; a second run has nothing to do and says so.
+    digest = json.loads(cli("plan", file, "--format", "json").out)["digest"]
+    applied = cli("apply", file, "--auto-approve", "--expect-digest", f"sha256:{digest.upper()}")
+    assert applied.code == 0, applied.err
+    assert "Apply complete: 1 updated" in applied.out  # the schedule back to 06:00 (other.yaml made the move)
+    again = cli("apply", file, "--auto-approve", "--expect-digest", digest)
+    assert again.code == 0 and "Nothing to apply" in again.err

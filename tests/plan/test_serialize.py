@@ -9,7 +9,16 @@ import pytest
 
 from reconciler.errors import PlanError
 from reconciler.model import LiveState
-from reconciler.plan import FORMAT_VERSION, Plan, make_plan, observe, plan_from_json, plan_to_json, stale_objects
+from reconciler.plan import (
+    FORMAT_VERSION,
+    Plan,
+    make_plan,
+    observe,
+    plan_digest,
+    plan_from_json,
+    plan_to_json,
+    stale_objects,
+)
 
 from .builders import desired, ds, extract, live, rec, sched, task, want, wb
 
@@ -100,6 +109,71 @@ def test_bad_saved_plans(edit, message: str) -> None:  # type: ignore[no-untyped
     with pytest.raises(PlanError) as error:
         plan_from_json(edit(plan_to_json(plan)))
     assert message in str(error.value)
+
+
+def _edit_change(text: str, edit) -> str:  # type: ignore[no-untyped-def]
+    data = json.loads(text)
+    edit(data["resource_changes"])
+    return json.dumps(data, indent=2)
+
+
+def _set(changes: list[dict[str, object]], kind: str, key: str, field: str, value: object) -> None:
+    change = next(c for c in changes if c["kind"] == kind and isinstance(c[key], dict))
+    change[key][field] = value  # type: ignore[index]
+
+
+EDITS = {
+    "after.schedule": lambda cs: _set(cs, "task", "after", "schedule", "Weekly"),
+    "after.start": lambda cs: _set(cs, "schedule", "after", "start", "04:00"),
+    "before.start": lambda cs: _set(cs, "schedule", "before", "start", "04:00"),
+    "target.schedule_name": lambda cs: _set(cs, "task", "target", "schedule_name", "Weekly"),
+    "phase": lambda cs: cs[0].update(phase=7),
+    "depends_on dropped": lambda cs: next(c for c in cs if c["depends_on"]).update(depends_on=[]),
+    "source": lambda cs: cs[0].update(source="elsewhere.yaml:1:1"),
+    "a change removed": lambda cs: cs.pop(0),
+}
+
+
+@pytest.mark.parametrize("edit", EDITS.values(), ids=EDITS.keys())
+def test_any_edit_of_a_change_is_refused_by_the_digest(edit) -> None:  # type: ignore[no-untyped-def]
+    plan, _ = server_plan()
+    text = _edit_change(plan_to_json(plan), edit)
+    data = json.loads(text)
+    data["counts"] = {k: sum(1 for c in data["resource_changes"]
+                             if c["actions"] == ([k] if k != "replace" else ["delete", "create"]))
+                      for k in data["counts"]}
+    data["has_changes"] = bool(data["resource_changes"])
+    with pytest.raises(PlanError) as error:
+        plan_from_json(json.dumps(data))
+    assert "edited after it was made: its digest does not match" in str(error.value)
+
+
+@pytest.mark.parametrize("key", ["max_deletes", "flavor", "server", "unmanaged", "warnings"])
+def test_an_edit_outside_the_changes_is_refused_by_the_digest(key: str) -> None:
+    plan, _ = server_plan()
+    data = json.loads(plan_to_json(plan))
+    data[key] = {"max_deletes": 10_000, "flavor": "cloud", "server": "https://other.example.com",
+                 "unmanaged": [{"address": 'schedule["X"]', "kind": "schedule", "detail": "not declared"}],
+                 "warnings": ["looks fine"]}[key]
+    with pytest.raises(PlanError) as error:
+        plan_from_json(json.dumps(data))
+    assert "does not match" in str(error.value) and "edited" in str(error.value)
+
+
+def test_the_digest_is_written_and_ignores_only_the_tool_version() -> None:
+    plan, _ = server_plan()
+    data = json.loads(plan_to_json(plan))
+    assert data["digest"] == plan_digest(plan) and len(data["digest"]) == 64
+    data["reconciler_version"] = "0.0.9"
+    assert plan_digest(plan_from_json(json.dumps(data))) == data["digest"]
+    del data["digest"]
+    with pytest.raises(PlanError, match="digest is missing"):
+        plan_from_json(json.dumps(data))
+
+
+def test_digests_differ_between_plans_and_agree_for_equal_ones() -> None:
+    assert plan_digest(server_plan()[0]) == plan_digest(server_plan()[0])
+    assert len({plan_digest(make()[0]) for make in (server_plan, cloud_plan, empty_plan)}) == 3
 
 
 def test_fresh_site_is_not_stale() -> None:
