@@ -24,11 +24,12 @@ app = typer.Typer(
     help=(
         "Schedule-as-code for Tableau: describe extract refresh tasks, schedules and extract "
         "encryption in YAML, then plan, apply and check drift against Tableau Server or Tableau Cloud.\n\n"
-        "Start with `reconciler demo` to see the whole workflow against a built-in emulator."
+        "Start with `reconciler demo` to see the whole workflow against a built-in emulator. Shell completion "
+        "for bash, zsh or fish: run `reconciler --install-completion` in that shell."
     ),
     pretty_exceptions_enable=False,
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 emulator_app = typer.Typer(help="The built-in Tableau emulator (a fake Tableau Server / Cloud for tests and demos).",
@@ -36,6 +37,24 @@ emulator_app = typer.Typer(help="The built-in Tableau emulator (a fake Tableau S
 app.add_typer(emulator_app, name="emulator")
 
 _state: dict[str, bool] = {"debug": False}
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from reconciler.commands.about import version_text
+
+        print(version_text())
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_print_version,
+                                          help="Print the versions of reconciler, tableauserverclient and Python, "
+                                               "for a bug report.")] = False,
+) -> None:
+    # The app's help (typer.Typer(help=...)) describes the tool; this callback only adds --version.
+    return None
 
 Paths = Annotated[list[Path], typer.Argument(help="YAML files or directories (all *.yaml/*.yml inside, recursively).",
                                              show_default=False)]
@@ -240,6 +259,21 @@ def demo(debug: Debug = False) -> None:
     from reconciler.commands.demo import demo as run
 
     raise typer.Exit(run())
+
+
+@app.command()
+def schema(
+    name: Annotated[str, typer.Argument(help="desired-state (the YAML files) or plan (plan --out, "
+                                             "plan --format json).")] = "desired-state",
+) -> None:
+    """Print a JSON Schema shipped with this version: for editors, CI and policy checks.
+
+    `reconciler schema > reconciler.schema.json` gives the schema matching the installed version; point
+    yaml-language-server at it with `# yaml-language-server: $schema=reconciler.schema.json`.
+    """
+    from reconciler.commands.about import schema as run
+
+    raise typer.Exit(run(name))
 
 
 @emulator_app.command("serve")

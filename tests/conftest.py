@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +11,8 @@ import pytest
 
 from reconciler.cli import main
 from reconciler.emulator import Emulator
+from reconciler.plan import serialize
+from tests import plan_contract
 
 _CREDENTIAL_VARS = ("TABLEAU_PAT_NAME", "TABLEAU_PAT_SECRET", "TABLEAU_USERNAME", "TABLEAU_PASSWORD", "TABLEAU_JWT",
                     "TABLEAU_SERVER", "TABLEAU_SITE")
@@ -20,6 +23,22 @@ class CliResult:
     code: int
     out: str
     err: str
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _plans_match_their_schema() -> Iterator[None]:
+    """Every plan any test serializes (saved plans, `plan --format json`) is validated against the plan schema."""
+    original = serialize.plan_to_dict
+
+    def checked(plan: serialize.Plan) -> dict[str, object]:
+        data = original(plan)
+        plan_contract.validate_plan(json.loads(json.dumps(data)))
+        plan_contract.validated[0] += 1
+        return data
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(serialize, "plan_to_dict", checked)
+        yield
 
 
 @pytest.fixture(autouse=True)
