@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import reconciler
 from reconciler.plan import BUCKETS, DriftReport, Plan, plan_to_json
 
 __all__ = ["DRIFT_FORMAT_VERSION", "drift_to_dict", "render_drift_json", "render_plan_json"]
@@ -20,7 +21,7 @@ def render_plan_json(plan: Plan) -> str:
 def drift_to_dict(report: DriftReport) -> dict[str, object]:
     """The drift document.
 
-    Keys: ``format_version``, ``server``, ``site``, ``flavor``, ``in_sync`` (bool), ``counts``
+    Keys: ``format_version``, ``reconciler_version``, ``server``, ``site``, ``flavor``, ``in_sync`` (bool), ``counts``
     (``changed``, ``missing``, ``unmanaged``, ``unhealthy``), ``coverage`` (``managed_tasks``,
     ``tasks_in_scope``, ``fraction``, ``percent``), ``managed`` (``address``, ``kind``, ``source``)
     and ``entries`` (``bucket``, ``address``, ``detail``, ``source``, ``object``, ``fields`` of
@@ -28,6 +29,7 @@ def drift_to_dict(report: DriftReport) -> dict[str, object]:
     """
     return {
         "format_version": DRIFT_FORMAT_VERSION,
+        "reconciler_version": reconciler.__version__,
         "server": report.server,
         "site": report.site,
         "flavor": report.flavor,
