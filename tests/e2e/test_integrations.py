@@ -12,7 +12,8 @@ import yaml
 from reconciler.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
-FILES = [ROOT / ".pre-commit-hooks.yaml", *sorted((ROOT / "examples" / "ci").glob("*.yml"))]
+WORKFLOW = ROOT / "examples" / "ci" / "github-actions.yml"
+FILES = [ROOT / ".pre-commit-hooks.yaml", *sorted(p for p in (ROOT / "examples" / "ci").glob("*.yml") if p != WORKFLOW)]
 
 
 def _commands(path: Path) -> list[list[str]]:
@@ -37,3 +38,17 @@ def test_integration_files_use_real_commands_and_flags(path: Path, capsys: pytes
         help_text = capsys.readouterr().out
         for flag in (w.split("=")[0] for w in words[1:] if w.startswith("--")):
             assert flag in help_text, f"{path.name}: `reconciler {command}` has no {flag}"
+
+
+def test_the_github_workflow_uses_the_action_with_its_inputs() -> None:
+    import reconciler
+
+    action = yaml.safe_load((ROOT / "action.yml").read_text())
+    workflow = yaml.safe_load(WORKFLOW.read_text())
+    uses = [step for job in workflow["jobs"].values() for step in job["steps"]
+            if str(step.get("uses", "")).startswith("reconciler-dev/reconciler@")]
+    assert {step["with"]["command"] for step in uses} == {"validate", "plan", "apply", "drift"}
+    for step in uses:
+        assert step["uses"] == f"reconciler-dev/reconciler@v{reconciler.__version__}"
+        assert set(step["with"]) <= set(action["inputs"]), step
+    assert action["inputs"]["version"]["default"] == reconciler.__version__, "the action pins the released package"
