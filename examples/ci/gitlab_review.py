@@ -84,8 +84,9 @@ def comment(markdown_file: str, plan_file: str) -> int:
 def reviewed_digest() -> int:
     sha = os.environ["CI_COMMIT_SHA"]
     requests = _api("GET", f"/projects/:project/repository/commits/{sha}/merge_requests")
+    # A fast-forward merge has no merge commit: the merged head itself is the commit.
     merged = [m for m in requests if m.get("state") == "merged"
-              and sha in (m.get("merge_commit_sha"), m.get("squash_commit_sha"))]
+              and sha in (m.get("merge_commit_sha"), m.get("squash_commit_sha"), m.get("sha"))]
     if not merged:
         raise ReviewError(f"Commit {sha} is not the merge of a merge request, so no plan was reviewed for it. "
                           "Nothing was applied.")
