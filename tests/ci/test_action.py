@@ -159,7 +159,12 @@ def test_a_comment_by_someone_else_is_not_a_review(runner: Runner, repo: Path, g
     run = runner.run({"command": "apply"}, "push", {"after": MERGE_SHA}, sha=MERGE_SHA)
     assert run.failed and "no reconciler plan comment" in run.log
     assert writes(server_emu) == before
-    # The expect-digest input (a manual apply of a plan someone reviewed) is the other way in.
+    # The way back: Run workflow without a digest shows a plan (summary only, no comment) with its digest;
+    # run again with that digest to apply it.
+    shown = runner.run({"command": "plan"}, "workflow_dispatch", {})
+    assert not shown.failed, shown.log
+    assert shown.outputs()["digest"] == digest and f"Plan digest: `{digest}`" in shown.summary
+    assert "comment-file" not in shown.outputs() and len(github.comment_bodies(PR)) == 1
     manual = runner.run({"command": "apply", "expect-digest": digest}, "workflow_dispatch", {})
     assert not manual.failed, manual.log
     assert tasks_on(server_emu, "Sales/Pipeline") == {("full", "Daily 06:00"): 1}
