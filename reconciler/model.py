@@ -423,6 +423,8 @@ class LiveState:
     items: tuple[Item, ...] = ()
     schedules: tuple[Schedule, ...] = ()
     tasks: tuple[LiveTask, ...] = ()
+    #: Server: the (name, type) of the schedules that are not Extract schedules (Subscription, Flow, ...).
+    other_schedules: tuple[tuple[str, str], ...] = ()
     #: Server: for each schedule name, how many tasks on *other* sites use it (None: unknown).
     shared_schedule_tasks: tuple[tuple[str, int], ...] = ()
     #: The signed-in user (None when it could not be read).

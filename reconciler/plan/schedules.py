@@ -78,6 +78,7 @@ def _upsert(ctx: Context, desired: Schedule) -> Draft | None:
     touches = frozenset({("schedule", desired.name)})
     live = ctx.live_schedules.get(desired.name)
     if live is None:
+        _check_name_free(ctx, desired, source)
         change = ResourceChange(
             address=address, kind="schedule", action=Action.CREATE, before=None,
             after=desired.to_dict(), source=source, phase=_PHASE_UPSERT, target={"name": desired.name},
@@ -108,6 +109,25 @@ def _upsert(ctx: Context, desired: Schedule) -> Draft | None:
         warnings=_shared_warning(ctx, desired.name),
     )
     return Draft(change, touches)
+
+
+def _check_name_free(ctx: Context, desired: Schedule, source: str | None) -> None:
+    """Tableau refuses (409021) a schedule whose name any schedule has, in any case and of any type."""
+    folded = desired.name.casefold()
+    taken = [(s.name, "Extract") for s in ctx.live.schedules if s.name.casefold() == folded]
+    taken += [(name, kind) for name, kind in ctx.live.other_schedules if name.casefold() == folded]
+    if not taken:
+        return
+    name, kind = taken[0]
+    where = f"{source}: " if source else ""
+    article = "an" if kind[:1] in "AEIOU" else "a"
+    if kind == "Extract":
+        fix = f'write its name exactly as the server does ("{name}") to manage it, or choose another name.'
+    else:
+        fix = "a schedule of another type cannot hold extract refreshes; choose another name."
+    ctx.problems.append((desired.name, f'{where}the schedule "{desired.name}" cannot be created: the server already '
+                                       f'has {article} {kind} schedule named "{name}", and Tableau refuses a second '
+                                       f"schedule with that name in any case (409021); {fix}"))
 
 
 def _shared_warning(ctx: Context, name: str) -> tuple[str, ...]:

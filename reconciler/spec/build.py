@@ -242,8 +242,11 @@ class _Builder:
             self.problem(at("end"), f"end: \"{end}\" must have the same minutes as start: \"{start}\" ({what}): "
                                     "Tableau runs hourly schedules on the minute of start; "
                                     f"use \"{end[:3]}{start[3:]}\".")
-        elif end <= start:
-            self.problem(at("end"), f"end: \"{end}\" must be later than start: \"{start}\" ({what}).")
+        elif end == start:
+            # A window that ends after midnight (22:00 to 06:00) is Tableau's own (docs/tableau-behaviour.md);
+            # an empty one has no evidence either way, so it is refused before anything is written.
+            self.problem(at("end"), f"end: \"{end}\" is the same time as start: \"{start}\" ({what}); set the "
+                                    "time of the last run (a window may end after midnight, as 22:00 to 06:00).")
 
     def monthly(self, body: dict[str, Any], at: Any, what: str) -> None:
         if "weekdays" in body:
@@ -251,6 +254,9 @@ class _Builder:
                                          "Monday\" write on: {occurrence: first, weekday: monday}.")
         if "month_days" in body and "on" in body:
             self.problem(at("on"), f"a monthly schedule takes month_days: or on:, not both ({what}).")
+        elif "last" in body.get("month_days", ()) and len(body["month_days"]) > 1:
+            self.problem(at("month_days"), f"month_days: last cannot be combined with other days ({what}): Tableau "
+                                           "refuses it (409004). Use month_days: [last] in a schedule of its own.")
         elif "month_days" not in body and "on" not in body:
             self.problem(at("frequency"), f"a monthly schedule needs month_days: (1..31 or last) or on: "
                                           f"{{occurrence: first, weekday: monday}} ({what}).")

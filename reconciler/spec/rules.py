@@ -43,6 +43,7 @@ def merge(fragments: Sequence[Fragment],
     """Merge the files' fragments; problems found are appended to ``problems``."""
     settings: dict[str, Setting] = {}
     schedules: dict[str, Schedule] = {}
+    folded: dict[str, Schedule] = {}  # Tableau's schedule names are case-insensitive (409021)
     extracts: dict[tuple[str, ...], Extract] = {}
     protect: dict[ProtectRule, ProtectRule] = {}
     referenced: dict[str, ScheduleRef] = {}
@@ -64,6 +65,12 @@ def merge(fragments: Sequence[Fragment],
             if other is not schedule:
                 problems.append(Problem(schedule.source, f'the schedule "{schedule.name}" is declared twice: here and '
                                                          f"at {other.source}; keep one of them."))
+                continue
+            same = folded.setdefault(schedule.name.casefold(), schedule)
+            if same is not schedule:
+                problems.append(Problem(schedule.source, f'the schedules "{same.name}" (at {same.source}) and '
+                                                         f'"{schedule.name}" differ only in case: Tableau treats them '
+                                                         "as one name and refuses the second (409021); rename one."))
         for extract in fragment.extracts:
             ref = extract.ref
             identity = (ref.kind, "id", ref.id) if ref.id else (ref.kind, "path", *ref.project, ref.name or "")

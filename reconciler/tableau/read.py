@@ -147,7 +147,8 @@ def _read_site(conn: Connection, desired: DesiredState | None, flavor: str | Non
         # Results are taken (and errors raised) in a fixed order: site, schedules, projects, items, tasks.
         site_xml = wire.find(site_future.result(), "site")
         encryption_mode = (site_xml.get("extractEncryptionMode") if site_xml is not None else None) or "disabled"
-        listed = _list_schedules(schedule_list) if schedule_list is not None else None
+        listing = _list_schedules(schedule_list) if schedule_list is not None else None
+        listed, other_schedules = listing if listing is not None else (None, ())
         detected = "cloud" if listed is None else "server"
         if flavor is not None and flavor != detected:
             raise ReconcilerError(
@@ -188,6 +189,7 @@ def _read_site(conn: Connection, desired: DesiredState | None, flavor: str | Non
         schedules=tuple(sorted(schedules, key=lambda s: s.name)),
         tasks=tuple(sorted(tasks, key=lambda t: t.id)),
         user=user_future.result(),
+        other_schedules=other_schedules,
         shared_schedule_tasks=tuple((s.name, 0) for s in schedules)
         if sites_future is not None and sites_future.result() == 1 else (),
     )
@@ -220,8 +222,8 @@ def _read_tasks(reader: _Reader, url: str) -> list[LiveTask]:
     return [t for t in (wire.parse_task(node) for node in root.iter(wire.tag("extractRefresh"))) if t is not None]
 
 
-def _list_schedules(paged: _Paged) -> list[tuple[str, Schedule]] | None:
-    """The server's Extract schedules without details; None on Tableau Cloud (401 there)."""
+def _list_schedules(paged: _Paged) -> tuple[list[tuple[str, Schedule]], tuple[tuple[str, str], ...]] | None:
+    """The server's Extract schedules without details, and the (name, type) of the others; None on Cloud (401)."""
     try:
         nodes = paged.nodes()
     except TableauRequestError as error:
@@ -234,11 +236,13 @@ def _list_schedules(paged: _Paged) -> list[tuple[str, Schedule]] | None:
                 "administrator on Tableau Server.", code=str(cause.code)) from error
         raise
     out = []
+    others = []  # their names are taken for Extract schedules too (409021)
     for node in nodes:
         if node.get("type", "Extract") != "Extract":
+            others.append((node.get("name", ""), node.get("type", "")))
             continue
         out.append((node.get("name", ""), _schedule_from(node, None)))
-    return out
+    return out, tuple(sorted(others))
 
 
 def _schedule_from(node: ET.Element, recurrence: Recurrence | None) -> Schedule:

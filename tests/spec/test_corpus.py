@@ -52,9 +52,12 @@ CASES: list[tuple[str, dict[str, str | bytes], list[str], list[tuple[str, list[s
     ("hourly-end-minutes", {"a.yaml": HEAD + 'schedules:\n  H:\n    frequency: hourly\n    start: "08:00"\n'
                                              '    end: "18:30"\n'}, [],
      [("a.yaml:6:5", ['end: "18:30" must have the same minutes as start: "08:00"', 'use "18:00"'])]),
-    ("hourly-end-before-start", {"a.yaml": HEAD + 'schedules:\n  H:\n    frequency: hourly\n    start: "08:00"\n'
-                                                  '    end: "06:00"\n'}, [],
-     [("a.yaml:6:5", ["must be later than start"])]),
+    ("hourly-end-equals-start", {"a.yaml": HEAD + 'schedules:\n  H:\n    frequency: hourly\n    start: "08:00"\n'
+                                                  '    end: "08:00"\n'}, [],
+     [("a.yaml:6:5", ["is the same time as start", "after midnight"])]),
+    ("monthly-last-combined", {"a.yaml": HEAD + 'schedules:\n  M:\n    frequency: monthly\n    start: "08:00"\n'
+                                                '    month_days: [1, 15, last]\n'}, [],
+     [("a.yaml:6:5", ["last cannot be combined", "409004"])]),
     ("hourly-every-45m", {"a.yaml": HEAD + 'schedules:\n  H:\n    frequency: hourly\n    every: 45m\n'
                                            '    start: "08:00"\n    end: "18:00"\n'}, [],
      [("a.yaml:5:5", ["every: 45m is not an interval", "15m, 30m, 1h, 2h, 4h, 6h, 8h, 12h"])]),
