@@ -147,12 +147,13 @@ class _Executor:
 def apply_plan(plan: Plan, writer: Writer, *, schedule_ids: Mapping[str, str], parallelism: int = 4,
                journal: IO[str] | None = None,
                on_outcome: Callable[[Outcome], None] | None = None,
-               mover: TaskMover | None = None) -> ApplyResult:
+               mover: TaskMover | None = None, stop: threading.Event | None = None) -> ApplyResult:
     """Execute every change of ``plan`` in phase order; never raises for a failed action.
 
     ``schedule_ids`` maps the live schedules' names to their ids (Server), for task creates. With a
     ``mover`` (Server only), task moves are made in place, one ``mover`` call per target schedule,
-    instead of create-then-delete; each move still gets its own outcome.
+    instead of create-then-delete; each move still gets its own outcome. Once ``stop`` is set (Ctrl-C,
+    SIGTERM), no action starts: those in flight finish and are recorded, the rest get no outcome.
     """
     executor = _Executor(plan, writer, schedule_ids)
     outcomes: dict[str, Outcome] = {}
@@ -167,7 +168,12 @@ def apply_plan(plan: Plan, writer: Writer, *, schedule_ids: Mapping[str, str], p
         if on_outcome is not None:
             on_outcome(outcome)
 
+    def stopped() -> bool:
+        return stop is not None and stop.is_set()
+
     def execute(change: ResourceChange) -> None:
+        if stopped():
+            return
         blockers = [a for a in change.depends_on if a in outcomes and outcomes[a].status != "ok"]
         if blockers:
             record(Outcome(change.address, change.action.value, "skipped",
@@ -189,6 +195,8 @@ def apply_plan(plan: Plan, writer: Writer, *, schedule_ids: Mapping[str, str], p
 
     def execute_moves(batch: tuple[str, list[ResourceChange]]) -> None:
         schedule, changes = batch
+        if stopped():
+            return
         ready = []
         for change in changes:
             blockers = [a for a in change.depends_on if a in outcomes and outcomes[a].status != "ok"]
@@ -219,6 +227,8 @@ def apply_plan(plan: Plan, writer: Writer, *, schedule_ids: Mapping[str, str], p
     phases = sorted({c.phase for c in plan.changes})
     with ThreadPoolExecutor(max_workers=max(1, parallelism), thread_name_prefix="apply") as pool:
         for phase in phases:
+            if stopped():
+                break
             waiting = [c for c in plan.changes if c.phase == phase]
             if mover is not None and not writer.cloud:  # in-place moves, batched per target schedule
                 batches: dict[str, list[ResourceChange]] = {}
@@ -230,7 +240,7 @@ def apply_plan(plan: Plan, writer: Writer, *, schedule_ids: Mapping[str, str], p
                     list(pool.map(execute_moves, batches.items()))
                     moved = {c.address for batch in batches.values() for c in batch}
                     waiting = [c for c in waiting if c.address not in moved]
-            while waiting:  # in waves, so a prerequisite in the same phase runs first
+            while waiting and not stopped():  # in waves, so a prerequisite in the same phase runs first
                 pending = {c.address for c in waiting}
                 ready = [c for c in waiting if not pending.intersection(c.depends_on)] or waiting
                 list(pool.map(execute, ready))

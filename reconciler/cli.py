@@ -148,6 +148,9 @@ def apply(
         help="Apply only if the plan's digest is this one: the \"Plan digest\" that `plan` printed for the "
              "plan that was reviewed. With files, the plan made now must be identical to it (refused if the files "
              "or the site changed since); with a saved plan, it must be that plan.")] = None,
+    break_lock: Annotated[bool, typer.Option(
+        "--break-lock", help="Remove the site's apply lock left by a run that was killed, then apply. Use only "
+                             "when no other apply is running.")] = False,
     server: Server = None, site: Site = None, api_version: ApiVersion = None, ca_bundle: CaBundle = None,
     insecure: Insecure = False, debug: Debug = False, quiet: Quiet = False,
 ) -> None:
@@ -158,13 +161,18 @@ def apply(
 
     In CI, apply what was reviewed: `reconciler apply tableau/ --auto-approve --expect-digest SHA256`, with the
     digest from the reviewed plan. Exit 0 when every change succeeded, 1 otherwise.
+
+    Before the first change, apply takes the site's apply lock (it creates the top-level project
+    "reconciler apply lock (do not use)" and deletes it at the end), then checks that no task
+    changed since the plan. A second apply meanwhile stops: "Another apply is running on this site".
+    Ctrl-C or SIGTERM lets the actions in flight finish, then prints "N of M applied" (exit 130 / 143).
     """
     options = _connection(server, site, api_version, ca_bundle, insecure, debug, quiet)
     from reconciler.commands.apply import apply as run
 
     raise typer.Exit(run(paths, options, auto_approve=auto_approve, parallelism=parallelism, journal=journal,
                          allow_mass_delete=allow_mass_delete, move_strategy=server_move_strategy,
-                         targets=target or (), expect_digest=expect_digest))
+                         targets=target or (), expect_digest=expect_digest, break_lock=break_lock))
 
 
 @app.command()
@@ -172,6 +180,9 @@ def drift(
     paths: Paths,
     fmt: Annotated[str, typer.Option("--format", help="text, json, markdown or junit.")] = "text",
     output: Annotated[Path | None, typer.Option("--output", help="Write the report to a file.")] = None,
+    fail_on_unhealthy: Annotated[bool, typer.Option(
+        "--fail-on-unhealthy", help="Count unhealthy findings (failing refreshes, suspended schedules, extracts "
+                                    "without a task) as drift: exit 2 and junit failures.")] = False,
     server: Server = None, site: Site = None, api_version: ApiVersion = None, ca_bundle: CaBundle = None,
     insecure: Insecure = False, debug: Debug = False, quiet: Quiet = False,
 ) -> None:
@@ -179,11 +190,13 @@ def drift(
 
     Buckets: changed, missing, unmanaged, unhealthy; plus coverage (managed tasks / tasks in scope).
     --format markdown fits a pull-request comment; junit makes CI dashboards show drift as failed tests.
+    The exit code is the same in every format: 2 when anything is changed, missing or unmanaged;
+    unhealthy findings are reported (junit: skipped cases) and exit 0, unless --fail-on-unhealthy.
     """
     options = _connection(server, site, api_version, ca_bundle, insecure, debug, quiet)
     from reconciler.commands.drift import drift as run
 
-    raise typer.Exit(run(paths, options, fmt=fmt, output_file=output))
+    raise typer.Exit(run(paths, options, fmt=fmt, output_file=output, fail_on_unhealthy=fail_on_unhealthy))
 
 
 @app.command()
@@ -220,7 +233,9 @@ def refresh(
     """Refresh extracts now and follow the jobs; exit 0 only if every job succeeded.
 
     For a data pipeline's last step: `reconciler refresh --datasource Sales/Orders --timeout 1800`.
-    An item whose refresh is already queued or running (Tableau's 409093) is reported, not failed.
+    An item whose refresh is already queued or running (Tableau's 409093) cannot be followed: Tableau does
+    not say which job it is. Waiting, that item is reported "not checked" and the run exits 1; with
+    --no-wait it is reported and the run exits 0 (nothing is followed then anyway).
     A job counts as done only when Tableau sets its completedAt: a Tableau Bridge refresh is followed
     while a Bridge client is merely assigned to it, and its real outcome decides the exit code.
     """

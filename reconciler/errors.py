@@ -10,6 +10,7 @@ Our exception hierarchy:
   + PlanError: the files cannot be planned against this site (unknown item, protected delete...).
   + StalePlanError: a saved plan no longer matches the site.
   + ApplyFailed: some actions of an apply failed; what was done is kept.
+  + ApplyInterrupted: Ctrl-C or SIGTERM stopped an apply; in-flight actions finished (exit 130 / 143).
 
 Third-party exceptions are wrapped at the module boundary (``raise ... from e``) so that none of
 them reach the command line.
@@ -23,6 +24,7 @@ from reconciler.model import Source
 
 __all__ = [
     "ApplyFailed",
+    "ApplyInterrupted",
     "DesiredStateInvalid",
     "PlanError",
     "Problem",
@@ -100,3 +102,11 @@ class StalePlanError(ReconcilerError):
 
 class ApplyFailed(ReconcilerError):
     """Some actions failed. The others were applied; re-running apply converges."""
+
+
+class ApplyInterrupted(ReconcilerError):
+    """Ctrl-C or SIGTERM stopped an apply between actions; exit 130 (SIGINT) or 143 (SIGTERM), as shells do."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code

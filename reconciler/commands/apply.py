@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from contextlib import ExitStack
+from dataclasses import replace
 from pathlib import Path
+from types import FrameType, TracebackType
 from typing import IO
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -13,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from reconciler.apply import ApplyResult, Outcome, TaskMover, apply_plan
 from reconciler.commands.common import ConnectionOptions, Output, resolve_settings
 from reconciler.commands.plan import check_move_strategy, describe_gaps, read_and_plan
-from reconciler.errors import ApplyFailed, PlanError, ReconcilerError, StalePlanError, UsageError
+from reconciler.errors import ApplyFailed, ApplyInterrupted, PlanError, ReconcilerError, StalePlanError, UsageError
 from reconciler.model import LiveState
 from reconciler.plan import (
     Action,
@@ -30,7 +34,8 @@ from reconciler.plan.fingerprint import item_key, schedule_key, tasks_key
 from reconciler.report import render_plan_text
 from reconciler.spec import load_desired
 from reconciler.tableau.connect import Connection, connect
-from reconciler.tableau.read import read_site
+from reconciler.tableau.lock import ApplyLock
+from reconciler.tableau.read import read_site, read_tasks
 from reconciler.tableau.vizportal import (
     UNSUPPORTED,
     PlannedMove,
@@ -184,7 +189,7 @@ def _check_digest(plan: Plan, expected: str, saved: bool) -> None:
 
 def apply(paths: Sequence[Path], options: ConnectionOptions, *, auto_approve: bool = False, parallelism: int = 4,
           journal: Path | None = None, allow_mass_delete: bool = False, move_strategy: str = "rest",
-          targets: Sequence[str] = (), expect_digest: str | None = None) -> int:
+          targets: Sequence[str] = (), expect_digest: str | None = None, break_lock: bool = False) -> int:
     check_move_strategy(move_strategy)
     expected = expected_digest(expect_digest)
     output = Output(options.quiet)
@@ -202,6 +207,7 @@ def apply(paths: Sequence[Path], options: ConnectionOptions, *, auto_approve: bo
         require_server_flavor(saved.flavor if saved is not None else desired.flavor if desired else None,
                               VIZPORTAL_FEATURE, settings.server)
     with ExitStack() as stack:
+        signals = stack.enter_context(_Signals())
         conn = stack.enter_context(connect(settings, warn=output.warn))
         if saved is not None:
             names = [key.split(":", 1)[1] for key in saved.observed if key.startswith("schedule:")]
@@ -248,13 +254,74 @@ def apply(paths: Sequence[Path], options: ConnectionOptions, *, auto_approve: bo
             mover = vizportal
         if not auto_approve:
             _confirm(len(plan.changes))
+        # Two applies at once would both make the planned creates: hold the site's lock, then check that
+        # nothing the plan read changed before it was taken (another apply may have just finished).
+        stack.enter_context(ApplyLock(conn, break_lock=break_lock, warn=output.warn))
+        with output.status("Checking that no task changed since the plan ..."):
+            # The task list is what another apply changes (and what duplicates): read it again, alone.
+            now = replace(live, tasks=read_tasks(conn))
+        _check_unchanged(plan, now)
         journal_file: IO[str] | None = None
         if journal is not None:
             journal_file = stack.enter_context(open(journal, "a", encoding="utf-8"))
         writer = Writer(conn, live.flavor)
         schedule_ids = {s.name: s.id for s in live.schedules if s.id}
-        result = _execute(plan, writer, schedule_ids, parallelism, journal_file, output, mover)
+        signals.executing = True  # from now on a signal stops new actions; it never raises (the lock is released)
+        result = _execute(plan, writer, schedule_ids, parallelism, journal_file, output, mover, signals.stop)
+    if signals.received is not None and len(result.outcomes) < len(plan.changes):
+        _report_problems(result, output)
+        applied = sum(1 for o in result.outcomes if o.status == "ok")
+        where = f" The journal {journal} has every outcome." if journal else ""
+        name = signal.Signals(signals.received).name
+        raise ApplyInterrupted(f"Apply interrupted ({name}) after the actions in flight finished: {applied} of "
+                               f"{len(plan.changes)} applied; run apply again to finish (it plans afresh).{where}",
+                               128 + signals.received)
     return _report(result, output, journal, settings.retry.attempts)
+
+
+class _Signals:
+    """Ctrl-C and SIGTERM (what CI sends on cancel) while apply runs.
+
+    Before the changes start, either ends the run at once (nothing written; the lock is released on the way
+    out). While they run, no new action starts: those in flight finish and are journaled, then apply says
+    how far it got and exits 130 (SIGINT) or 143 (SIGTERM).
+    """
+
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+        self.executing = False
+        self.received: int | None = None
+        self._previous: dict[int, object] = {}
+
+    def __enter__(self) -> _Signals:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = {sig: signal.signal(sig, self._handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)  # type: ignore[arg-type]
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.executing:
+            if not self.stop.is_set() and self.received is None:
+                self.received = signum
+            self.stop.set()
+            return
+        self.received = signum
+        raise ApplyInterrupted(f"Apply interrupted ({signal.Signals(signum).name}) before any change was made; "
+                               "nothing was applied.", 128 + signum)
+
+
+def _check_unchanged(plan: Plan, now: LiveState) -> None:
+    """The site with its tasks read again under the lock: refuse when anything the plan read has changed."""
+    changed = [_describe_key(key, plan, now) for key in stale_objects(plan, now)]
+    if changed:
+        listed = ", ".join(changed[:10]) + (f" and {len(changed) - 10} more" if len(changed) > 10 else "")
+        raise StalePlanError(
+            f"The site changed after this plan was made (another apply may have just run): {listed}. Nothing was "
+            "applied. Run apply again: it plans afresh (for a saved plan, make and review a new one).")
 
 
 def _planned_moves(plan: Plan) -> list[PlannedMove]:
@@ -296,13 +363,14 @@ def _confirm(count: int) -> None:
 
 
 def _execute(plan: Plan, writer: Writer, schedule_ids: dict[str, str], parallelism: int,
-             journal: IO[str] | None, output: Output, mover: TaskMover | None = None) -> ApplyResult:
+             journal: IO[str] | None, output: Output, mover: TaskMover | None = None,
+             stop: threading.Event | None = None) -> ApplyResult:
     if not output.interactive:
         def note(outcome: Outcome) -> None:
             if outcome.status != "ok":
                 output.note(f"{outcome.status}: {outcome.address}")
         return apply_plan(plan, writer, schedule_ids=schedule_ids, parallelism=parallelism, journal=journal,
-                          on_outcome=note, mover=mover)
+                          on_outcome=note, mover=mover, stop=stop)
     columns = (TextColumn("Applying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TextColumn("{task.description}"))
     with Progress(*columns, console=output.err, transient=True) as progress:
@@ -312,18 +380,22 @@ def _execute(plan: Plan, writer: Writer, schedule_ids: dict[str, str], paralleli
             progress.update(bar, advance=1, description=outcome.address[:60])
 
         return apply_plan(plan, writer, schedule_ids=schedule_ids, parallelism=parallelism, journal=journal,
-                          on_outcome=advance, mover=mover)
+                          on_outcome=advance, mover=mover, stop=stop)
 
 
 _REFUSALS = {"429", "503", "429000", "503000"}
 
 
-def _report(result: ApplyResult, output: Output, journal: Path | None, attempts: int) -> int:
-    problems = [*result.failed, *result.skipped]
-    for outcome in problems:
+def _report_problems(result: ApplyResult, output: Output) -> None:
+    for outcome in [*result.failed, *result.skipped]:
         code = f" [{outcome.code}]" if outcome.code else ""
         output.err.print(f"[red]{outcome.status}[/red]{code} {outcome.address}: {outcome.detail}", markup=True,
                          highlight=False)
+
+
+def _report(result: ApplyResult, output: Output, journal: Path | None, attempts: int) -> int:
+    problems = [*result.failed, *result.skipped]
+    _report_problems(result, output)
     output.result(f"Apply complete: {result.summary()}.")
     if problems:
         where = f" The journal {journal} has every outcome." if journal else ""

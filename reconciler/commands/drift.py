@@ -17,8 +17,8 @@ FORMATS = ("text", "json", "markdown", "junit")
 
 
 def drift(paths: Sequence[Path], options: ConnectionOptions, *, fmt: str = "text",
-          output_file: Path | None = None) -> int:
-    """Exit 0 in sync, 2 drift, 1 error."""
+          output_file: Path | None = None, fail_on_unhealthy: bool = False) -> int:
+    """Exit 0 in sync, 2 drift, 1 error: the same in every format (``DriftReport.drifted``)."""
     if fmt not in FORMATS:
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}.")
     output = Output(options.quiet)
@@ -26,7 +26,7 @@ def drift(paths: Sequence[Path], options: ConnectionOptions, *, fmt: str = "text
     with connect(resolve_settings(options, desired), warn=output.warn) as conn:
         # Not strict: a difference Tableau's REST API cannot reconcile is still drift, reported with why.
         desired, live, plan = read_and_plan(conn, desired, output, details="used", strict=False)
-    report = make_drift(plan, live, desired)
+    report = make_drift(plan, live, desired, unhealthy_fails=fail_on_unhealthy)
     if fmt == "json":
         text = render_drift_json(report)
     elif fmt == "markdown":
@@ -42,4 +42,4 @@ def drift(paths: Sequence[Path], options: ConnectionOptions, *, fmt: str = "text
             output.result(render_drift_text(report, color=output.color))
     else:
         output.result(text)
-    return 0 if report.in_sync else 2
+    return 2 if report.drifted else 0

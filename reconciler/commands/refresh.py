@@ -166,14 +166,23 @@ def _follow(conn: Connection, tracked: list[_Tracked], timeout: float, interval:
 
 
 def _report(tracked: Sequence[_Tracked], wait: bool, fmt: str, output: Output, timeout: float) -> int:
+    """Exit 0 only when every job was followed to success (or, with --no-wait, started or already queued).
+
+    Tableau's 409093 ("already queued") names no job (server-client-python#1090), so the outcome of that
+    refresh cannot be followed: guessing the job from the job list could report another item's outcome.
+    When waiting, such an item is "not checked" and the run fails: a pipeline gate must not pass unchecked.
+    """
     failed = [t for t in tracked if t.state in ("failed", "cancelled")]
     unfinished = [t for t in tracked if wait and not t.done]
+    unchecked = [t for t in tracked if wait and t.start.job_id is None]
     if fmt == "json":
         output.result(json.dumps({"jobs": [{
             "item": t.start.label, "job_id": t.start.job_id, "state": t.state if wait or not t.start.job_id
             else "started", "progress": t.status.progress if t.status else None,
             "notes": list(t.status.notes) if t.status else [], "detail": t.start.detail or None,
-        } for t in tracked], "succeeded": not failed and not unfinished}, indent=2, sort_keys=True))
+            "checked": t.start.job_id is not None and wait,
+        } for t in tracked], "succeeded": not failed and not unfinished and not unchecked}, indent=2,
+            sort_keys=True))
     else:
         for t in tracked:
             if t.start.job_id is None:
@@ -188,11 +197,16 @@ def _report(tracked: Sequence[_Tracked], wait: bool, fmt: str, output: Output, t
             else:
                 notes = "; ".join(t.status.notes) if t.status and t.status.notes else "no notes from the server"
                 output.result(f"{t.start.label}: {t.state} (job {t.start.job_id}): {notes}")
-    if failed or unfinished:
+    if failed or unfinished or unchecked:
         what = []
         if failed:
             what.append(f"{len(failed)} refresh{'es' if len(failed) != 1 else ''} failed")
         if unfinished:
             what.append(f"{len(unfinished)} did not finish within {timeout:g}s (they go on on the server)")
+        if unchecked:
+            names = ", ".join(t.start.label for t in unchecked)
+            what.append(f"{len(unchecked)} not checked: {names} already had a refresh queued or running (Tableau's "
+                        "409093), which Tableau does not name, so its outcome was not followed; wait for it to end "
+                        "(the site's Jobs page), then run refresh again for an outcome to gate on")
         raise ReconcilerError(" and ".join(what) + ".")
     return 0

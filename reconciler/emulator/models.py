@@ -603,13 +603,54 @@ class Store:
             self._changed("project.updated", site_id, project.id)
             return updated
 
+    def create_project(self, user: User, site_id: str, *, name: str, description: str = "",
+                       parent_id: str | None = None) -> Project:
+        """Create Project: a name a sibling already has is 409006 (tabcmd's "already exists" code)."""
+        with self.lock:
+            self.site(site_id)
+            if not user.is_admin:
+                raise EmulatorError.forbidden("403004", "Create forbidden", "Only administrators can create projects.")
+            if not name.strip() or len(name) > 255:
+                raise EmulatorError(400, "400008", "Invalid parameter value", "Invalid project name.")
+            if parent_id is not None:
+                self.project(site_id, parent_id)
+            for other in self.projects.values():
+                if other.site_id == site_id and other.parent_id == parent_id and other.name.lower() == name.lower():
+                    raise EmulatorError(409, "409006", "Resource Conflict",
+                                        f"A project named '{name}' already exists at this level.")
+            now = self.clock()
+            project = Project(new_id(), site_id, name, parent_id, user.id, description, "ManagedByOwner", now, now)
+            self.projects[project.id] = project
+            self._changed("project.created", site_id, project.id)
+            return project
+
+    def delete_project(self, user: User, site_id: str, project_id: str) -> None:
+        """Delete Project: its workbooks, data sources (and their tasks) and child projects go with it."""
+        with self.lock:
+            self.site(site_id)
+            if not user.is_admin:
+                raise EmulatorError.forbidden("403004", "Delete forbidden", "Only administrators can delete projects.")
+            doomed = {self.project(site_id, project_id).id}
+            while True:
+                more = {p.id for p in self.projects.values() if p.parent_id in doomed} - doomed
+                if not more:
+                    break
+                doomed |= more
+            for item in [i for i in self.items.values() if i.project_id in doomed]:
+                for task in self.tasks.of_item(item.id):
+                    self.remove_task(task)
+                del self.items[item.id]
+            for pid in doomed:
+                del self.projects[pid]
+            self._changed("project.deleted", site_id, project_id)
+
     def _start_job(self, site_id: str, item: ContentItem, *, job_type: str, incremental: bool,
                    task_id: str | None) -> Job:
         self._settle()
         for job in self.jobs.values():
             if job.item_id == item.id and not job.settled and job.type == job_type:
                 raise EmulatorError(409, "409093", "Resource Conflict",
-                                    f"Job for '{item.name}' is already queued or in progress ({job.id}).")
+                                    f"Job for '{item.name}' is already queued. Not queuing a duplicate.")
         fails = item.fails_refresh and job_type == "RefreshExtract"
         notes = (f"com.tableausoftware.nativeapi.exceptions.DataSourceException: Unable to connect to the "
                  f"server for '{item.name}'. Login failed for user 'etl_reader'." if fails else "")

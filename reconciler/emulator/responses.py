@@ -241,6 +241,21 @@ class ContentResponses(BaseResponses):
         body = "".join(project_xml(p, chosen, owners) for p in rows)
         return ok(pagination_xml(number, size, total) + f"<projects>{body}</projects>")
 
+    def create_project(self, req: Req) -> Reply:
+        site_id, user = self.site_id(req)
+        project_el = child(parse_body(req.body), "project")
+        if project_el is None:
+            raise EmulatorError.bad_request("The request has no <project> element.")
+        project = self.store.create_project(user, site_id, name=project_el.get("name") or "",
+                                            description=project_el.get("description") or "",
+                                            parent_id=project_el.get("parentProjectId") or None)
+        return ok(project_xml(project, frozenset(PROJECT_DEFAULT), _owner_map(self.store, site_id)), 201)
+
+    def delete_project(self, req: Req) -> Reply:
+        site_id, user = self.site_id(req)
+        self.store.delete_project(user, site_id, req.params["project_id"])
+        return no_content()
+
     def update_project(self, req: Req) -> Reply:
         """Update Project; TSC's `projects.get_by_id` sends an empty `<project/>` as a read."""
         site_id, user = self.site_id(req)

@@ -10,7 +10,9 @@ Buckets, in order:
   items in scope with an extract but no refresh task.
 
 ``in_sync`` is True when nothing is changed, missing or unmanaged (unhealthy alone does not make a
-site drift: it is reported, not reconciled). Coverage is managed tasks / tasks in scope.
+site drift: it is reported, not reconciled). ``drifted`` is the one truth every format and the exit
+code follow: not in sync, or, with ``unhealthy_fails`` (``--fail-on-unhealthy``), any unhealthy finding.
+Coverage is managed tasks / tasks in scope.
 """
 
 from __future__ import annotations
@@ -66,11 +68,14 @@ class DriftReport:
     #: Live tasks on items whose ``refresh:`` the files declare, and live tasks on items in scope.
     managed_tasks: int
     tasks_in_scope: int
+    #: Whether unhealthy findings count as drift (exit 2, junit failures); otherwise they are reported only.
+    unhealthy_fails: bool = False
     counts: Mapping[str, int] = field(init=False)
     #: managed_tasks / tasks_in_scope (1.0 when there are no tasks in scope).
     coverage: float = field(init=False)
     coverage_percent: float = field(init=False)
     in_sync: bool = field(init=False)
+    drifted: bool = field(init=False)
 
     def __post_init__(self) -> None:
         counts = {bucket: sum(1 for e in self.entries if e.bucket == bucket) for bucket in BUCKETS}
@@ -78,7 +83,13 @@ class DriftReport:
         object.__setattr__(self, "counts", counts)
         object.__setattr__(self, "coverage", coverage)
         object.__setattr__(self, "coverage_percent", round(coverage * 100, 1))
-        object.__setattr__(self, "in_sync", not (counts["changed"] or counts["missing"] or counts["unmanaged"]))
+        in_sync = not (counts["changed"] or counts["missing"] or counts["unmanaged"])
+        object.__setattr__(self, "in_sync", in_sync)
+        object.__setattr__(self, "drifted", not in_sync or (self.unhealthy_fails and counts["unhealthy"] > 0))
+
+    def fails(self, entry: DriftEntry) -> bool:
+        """Whether this finding is drift (a junit failure), rather than reported only."""
+        return entry.bucket != "unhealthy" or self.unhealthy_fails
 
     def __hash__(self) -> int:
         return hash(self.entries)
@@ -125,7 +136,7 @@ def _from_change(change: ResourceChange) -> DriftEntry:
     return DriftEntry(bucket, change.address, _describe(change), change.source, change.changes, object_address)
 
 
-def make_drift(plan: Plan, live: LiveState, desired: DesiredState) -> DriftReport:
+def make_drift(plan: Plan, live: LiveState, desired: DesiredState, unhealthy_fails: bool = False) -> DriftReport:
     """The drift report for ``plan`` (made from ``desired`` and ``live``)."""
     resolved = resolve_extracts(desired, live)
     ignore = set(desired.policy.ignore)
@@ -166,6 +177,7 @@ def make_drift(plan: Plan, live: LiveState, desired: DesiredState) -> DriftRepor
         managed=tuple(sorted(managed, key=lambda m: (m.kind != "site", m.kind, m.address))),
         managed_tasks=managed_tasks,
         tasks_in_scope=len(in_scope_tasks),
+        unhealthy_fails=unhealthy_fails,
     )
 
 

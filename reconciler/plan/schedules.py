@@ -2,7 +2,9 @@
 
 A Server schedule is server-wide: an update changes it for every site, and a delete removes every
 site's tasks on it. So an update says who else is affected, and prune deletes an undeclared
-schedule only when nothing on this site will remain on it and no other site uses it.
+schedule only when nothing on this site will remain on it and no other site uses it. With a
+``policy.scope``, an undeclared schedule is the files' business only when a task in the scope uses
+it: the rest of a shared server's schedules belong to others, neither listed nor pruned.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from .addresses import schedule_address
 from .context import Context, Draft, UnmanagedDraft
 from .diffing import field_changes
 from .fingerprint import schedule_key, usage_key
+from .resolve import in_scope
 from .tasks import PRUNE_REASON
 from .types import Action, ResourceChange, Unmanaged
 
@@ -167,9 +170,11 @@ def _undeclared(ctx: Context, task_drafts: list[Draft]) -> tuple[list[Draft], li
     for name in sorted(ctx.live_schedules):
         if name in ctx.desired_schedules or name in referenced:
             continue
+        on_site = ctx.tasks_by_schedule.get(name, [])
+        if ctx.scope and not any(_in_scope(ctx, t.item_kind, t.item_id) for t in on_site):
+            continue  # used only outside the scope, or by nothing: not this file's schedule
         live = ctx.live_schedules[name]
         touches = frozenset({("schedule", name)})
-        on_site = ctx.tasks_by_schedule.get(name, [])
         remaining = sum(1 for t in on_site if t.id not in removed_ids) + arriving.get(name, 0)
         others = ctx.shared.get(name)
         address = schedule_address(name)
@@ -192,6 +197,11 @@ def _undeclared(ctx: Context, task_drafts: list[Draft]) -> tuple[list[Draft], li
                   f"{_plural(len(on_site), 'task')} on this site, {others_text} on other sites")
         unmanaged.append(UnmanagedDraft(Unmanaged(address, "schedule", detail), touches))
     return drafts, unmanaged
+
+
+def _in_scope(ctx: Context, kind: str, item_id: str) -> bool:
+    item = ctx.items.get((kind, item_id))
+    return item is not None and in_scope(item.project, ctx.scope)
 
 
 def _kept_because(remaining: int, others: int | None) -> str | None:

@@ -21,8 +21,9 @@ def render_plan_json(plan: Plan) -> str:
 def drift_to_dict(report: DriftReport) -> dict[str, object]:
     """The drift document.
 
-    Keys: ``format_version``, ``reconciler_version``, ``server``, ``site``, ``flavor``, ``in_sync`` (bool), ``counts``
-    (``changed``, ``missing``, ``unmanaged``, ``unhealthy``), ``coverage`` (``managed_tasks``,
+    Keys: ``format_version``, ``reconciler_version``, ``server``, ``site``, ``flavor``, ``in_sync`` (bool: nothing
+    changed, missing or unmanaged), ``drifted`` (bool: what the exit code says, 2 when true), ``unhealthy_fails``,
+    ``counts`` (``changed``, ``missing``, ``unmanaged``, ``unhealthy``), ``coverage`` (``managed_tasks``,
     ``tasks_in_scope``, ``fraction``, ``percent``), ``managed`` (``address``, ``kind``, ``source``)
     and ``entries`` (``bucket``, ``address``, ``detail``, ``source``, ``object``, ``fields`` of
     ``path``/``before``/``after``), entries ordered by bucket then address.
@@ -34,6 +35,8 @@ def drift_to_dict(report: DriftReport) -> dict[str, object]:
         "site": report.site,
         "flavor": report.flavor,
         "in_sync": report.in_sync,
+        "drifted": report.drifted,
+        "unhealthy_fails": report.unhealthy_fails,
         "counts": {bucket: report.counts[bucket] for bucket in BUCKETS},
         "coverage": {
             "managed_tasks": report.managed_tasks,

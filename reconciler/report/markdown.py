@@ -85,7 +85,9 @@ def render_plan_markdown(plan: Plan) -> str:
 def render_drift_markdown(report: DriftReport) -> str:
     """A headline, a table of counts per bucket with coverage, then the entries per bucket."""
     title = site_title(report.site, report.server, report.flavor)
-    headline = NO_DRIFT if report.in_sync else "The site has drifted from the configuration."
+    headline = "The site has drifted from the configuration." if not report.in_sync else \
+        "Unhealthy findings (counted as drift: --fail-on-unhealthy)." if report.drifted else \
+        f"{NO_DRIFT} Unhealthy findings are reported, not drift." if report.counts["unhealthy"] else NO_DRIFT
     out = [f"### Reconciler drift for {title}", "", f"**{headline}**", "",
            "| Bucket | Count |", "| --- | ---: |"]
     out += [f"| {bucket} | {report.counts[bucket]} |" for bucket in BUCKETS]

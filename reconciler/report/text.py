@@ -111,7 +111,12 @@ def render_drift_text(report: DriftReport, color: bool = False) -> str:
     """The drift report for a terminal: one section per non-empty bucket, coverage, a summary."""
     lines = _Lines()
     title = site_title(report.site, report.server, report.flavor)
-    if report.in_sync:
+    if report.in_sync and report.drifted:
+        lines.add((f"Unhealthy on {title} (counted as drift: --fail-on-unhealthy)", "bold red"))
+    elif report.in_sync and report.counts["unhealthy"]:
+        lines.add((f"{NO_DRIFT} {report.counts['unhealthy']} unhealthy finding(s) below are reported, not "
+                   "drift (exit 0); --fail-on-unhealthy counts them as drift.", "bold yellow"))
+    elif report.in_sync:
         lines.add((NO_DRIFT, "bold green"))
     else:
         lines.add(("Drift on ", "bold red"), (title, "bold red"))

@@ -274,6 +274,13 @@ def translate_error(error: BaseException, doing: str) -> ReconcilerError:
         return TableauConnectionError(f"{doing}: the connection failed ({type(error).__name__}).")
     if isinstance(error, InternalServerError):
         return TableauRequestError(f"{doing}: server error HTTP {error.code}.", code=str(error.code))
+    if isinstance(error, (ServerResponseError, FailedSignInError)) and str(error.code) == "401002":
+        return TableauRequestError(
+            f"{doing}: Tableau ended this session (401002) again right after reconciler signed in anew. The usual "
+            "cause is another run signing in with the same personal access token: Tableau keeps one session per "
+            "token, so two runs sign each other out. Give each pipeline (and each person) its own token, and do "
+            "not run two applies at once.", code="401002", summary=str(error.summary or ""),
+            detail=str(error.detail or ""))
     if isinstance(error, (ServerResponseError, FailedSignInError)):
         return TableauRequestError(f"{doing}: {_short(error)}", code=str(error.code),
                                    summary=str(error.summary or ""), detail=str(error.detail or ""))

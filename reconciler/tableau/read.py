@@ -29,7 +29,7 @@ from reconciler.model import DesiredState, Item, LiveState, LiveTask, Project, R
 from reconciler.tableau import wire
 from reconciler.tableau.connect import Connection, translate_error
 
-__all__ = ["PAGE_SIZE", "READ_PARALLELISM", "ScheduleDetails", "list_all", "project_tree", "read_site"]
+__all__ = ["PAGE_SIZE", "READ_PARALLELISM", "ScheduleDetails", "list_all", "project_tree", "read_site", "read_tasks"]
 
 PAGE_SIZE = 1000
 #: Requests in flight at once while reading. Most of a read is waiting: 300 schedule details at
@@ -203,6 +203,13 @@ def _count_sites(reader: _Reader, base: str) -> int | None:
         return None
     pagination = wire.find(root, "pagination")
     return int(pagination.get("totalAvailable") or 0) if pagination is not None else None
+
+
+def read_tasks(conn: Connection) -> tuple[LiveTask, ...]:
+    """The site's extract refresh tasks alone, as ``read_site`` reads them (apply's read-back under its lock)."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="read") as pool:
+        tasks = _read_tasks(_Reader(conn, pool), f"{conn.site_url}/tasks/extractRefreshes")
+    return tuple(sorted(tasks, key=lambda t: t.id))
 
 
 def _read_user(reader: _Reader, url: str) -> SignedInUser | None:

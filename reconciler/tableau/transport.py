@@ -10,7 +10,9 @@ adapter retries what is safe to retry:
   ``reconciler.tableau.write`` reads back before it retries, so a create is never duplicated. A
   connection that could not be made at all (refused, connect timeout) carried nothing: every method
   is retried.
-- 401 with Tableau's code 401002 (session expired or ended): sign in again once, then resend.
+- 401 with Tableau's code 401002 (session expired or ended): sign in again, then resend (at most
+  ``_REAUTHS`` times for one request: another run signing in with the same personal access token
+  ends this session each time; a 401 means the request was refused, so resending is safe).
 
 Retries give up after ``RetryPolicy.attempts`` tries (default 6, about 30 s of backoff at most).
 """
@@ -32,6 +34,7 @@ from urllib3.exceptions import NewConnectionError
 
 __all__ = ["RetryPolicy", "TransportHooks", "make_session_factory"]
 
+_REAUTHS = 3
 _SIGN_IN_PATHS = ("/auth/signin", "/serverinfo")
 
 
@@ -93,7 +96,7 @@ class _ResilientAdapter(HTTPAdapter):
         self.hooks = hooks
 
     def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
-        reauthenticated = False
+        reauths = 0
         attempt = 0
         while True:
             started = time.monotonic()
@@ -115,14 +118,14 @@ class _ResilientAdapter(HTTPAdapter):
                 response.close()
                 attempt += 1
                 continue
-            if status == 401 and not reauthenticated and self._may_reauthenticate(request, response):
+            if status == 401 and reauths < _REAUTHS and self._may_reauthenticate(request, response):
                 token = str(request.headers.get("x-tableau-auth", ""))
                 assert self.hooks.reauthenticate is not None
                 fresh = self.hooks.reauthenticate(token)
                 if fresh:
                     self.hooks.count("reauth")
                     request.headers["x-tableau-auth"] = fresh
-                    reauthenticated = True
+                    reauths += 1
                     response.close()
                     continue
             return response

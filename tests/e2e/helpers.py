@@ -49,3 +49,11 @@ def writes(emu: Emulator) -> int:
 
 def journal(path: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def without_apply_lock(events: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
+    """The emulator's events minus the apply lock's (a project created, then deleted, by the same run)."""
+    created = [e[2] for e in events if e[0] == "project.created"]
+    deleted = [e[2] for e in events if e[0] == "project.deleted"]
+    assert created == deleted, f"every project apply created (its lock) is deleted: {created} vs {deleted}"
+    return [e for e in events if e[0] not in ("project.created", "project.deleted")]

@@ -100,7 +100,10 @@ def test_apply_killed_midway_then_rerun_converges(cli: Any, tmp_path: Path, monk
         done_before = len(emu.store.tasks)
         assert 0 < done_before < 2 * len(items), "killed midway"
         assert all(e["outcome"] in ("ok", "failed", "skipped") for e in journal(log)), "journal lines are whole"
-        assert cli("apply", file, "--auto-approve", "--parallelism", "8").code == 0
+        # kill -9 leaves the site's apply lock behind: the re-run says so, and --break-lock clears it.
+        locked = cli("apply", file, "--auto-approve", "--parallelism", "8")
+        assert locked.code == 1 and "Another apply is running on this site" in locked.err
+        assert cli("apply", file, "--auto-approve", "--parallelism", "8", "--break-lock").code == 0
         assert cli("plan", file, "--detailed-exitcode").code == 0
         assert not _duplicates(emu)
         assert len(emu.store.tasks) == 2 * len(items)

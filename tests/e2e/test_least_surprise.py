@@ -15,7 +15,7 @@ import pytest
 
 import reconciler.commands.plan as plan_command
 from reconciler.emulator import Emulator
-from tests.e2e.helpers import item_path, site_id, writes
+from tests.e2e.helpers import item_path, site_id, without_apply_lock, writes
 from tests.e2e.test_plan_apply import export_doc, save
 
 
@@ -69,7 +69,7 @@ def test_prune_deletes_nothing_outside_its_scope(server_emu: Emulator, cli: Any,
     events = len(server_emu.events)
     result = cli("apply", save(tmp_path, doc), "--auto-approve")
     assert result.code == 0, result.err
-    deleted = [e for e in server_emu.events[events:] if e[0].endswith(".deleted")]
+    deleted = [e for e in without_apply_lock(server_emu.events[events:]) if e[0].endswith(".deleted")]
     assert deleted and all(e[0] == "task.deleted" for e in deleted), deleted
     default = site_id(server_emu)
     for event in deleted:
@@ -162,7 +162,7 @@ def test_a_targeted_apply_touches_only_its_target(server_emu: Emulator, cli: Any
     events = len(server_emu.events)
     result = cli("apply", file, "--auto-approve", "--target", "datasource:Sales/Orders")
     assert result.code == 0, result.err
-    changed = server_emu.events[events:]
+    changed = without_apply_lock(server_emu.events[events:])
     assert changed and all(e[0] == "task.deleted" and e[4] == orders for e in changed), changed
     pending = cli("plan", file, "--detailed-exitcode")
     assert pending.code == 2

@@ -175,3 +175,65 @@ def test_tsc_sees_what_apply_did(server_emu: Emulator, cli: Any, tmp_path: Path)
         mine = [t for t in tasks if t.target and t.target.id == pipeline.id]
         assert [t.schedule_item.name for t in mine] == ["Daily 06:00"]
     assert tasks_on(server_emu, "Sales/Pipeline") == {("full", "Daily 06:00"): 1}
+
+
+def _junit_failures(path: Path) -> int:
+    root = ET.parse(path).getroot()
+    return sum(int(s.get("failures", "0")) for s in root.iter("testsuite"))
+
+
+def test_drift_exit_code_is_one_truth_across_formats(server_emu: Emulator, cli: Any, tmp_path: Path) -> None:
+    """The exported demo site is in sync but has unhealthy tasks (a failing refresh, a suspended schedule)."""
+    export_doc(cli, tmp_path)
+    file = tmp_path / "exported.yaml"
+    for flags, code in (((), 0), (("--fail-on-unhealthy",), 2)):
+        out = tmp_path / "drift.xml"
+        junit = cli("drift", file, "--format", "junit", "--output", out, *flags)
+        assert junit.code == code, junit.err
+        assert (_junit_failures(out) > 0) is (code == 2)
+        if code == 0:
+            assert 'skipped message="unhealthy' in out.read_text()
+        for fmt in ("text", "json", "markdown"):
+            assert cli("drift", file, "--format", fmt, *flags).code == code, fmt
+        report = json.loads(cli("drift", file, "--format", "json", *flags).out)
+        assert report["drifted"] is (code == 2) and report["counts"]["unhealthy"] >= 1
+    text = cli("drift", file).out
+    assert "unhealthy" in text.splitlines()[0] and "--fail-on-unhealthy" in text
+
+
+def test_refresh_of_an_already_queued_item_is_not_checked_and_fails(cli: Any,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    with Emulator(flavor="server", seed="demo", job_seconds=30.0) as emu:
+        connect_env(monkeypatch, emu)
+        assert cli("refresh", "--datasource", "Sales/Orders", "--no-wait").code == 0
+        waited = cli("refresh", "--datasource", "Sales/Orders", "--timeout", "5")
+        assert waited.code == 1, waited.out + waited.err
+        assert "409093" in waited.out and "not checked" in waited.err and "Sales/Orders" in waited.err
+        as_json = cli("refresh", "--datasource", "Sales/Orders", "--format", "json")
+        assert as_json.code == 1
+        report = json.loads(as_json.out)
+        assert report["succeeded"] is False and report["jobs"][0]["checked"] is False
+        assert report["jobs"][0]["state"] == "already queued"
+
+
+def test_a_project_scoped_file_on_a_shared_server_can_be_in_sync(server_emu: Emulator, cli: Any,
+                                                                  tmp_path: Path) -> None:
+    """Schedules used only outside the scope are someone else's: not unmanaged, not pruned."""
+    out = tmp_path / "marketing.yaml"
+    assert cli("export", "--project", "Marketing", "--output", out).code == 0
+    doc = yaml.safe_load(out.read_text())
+    doc["policy"] = {"scope": {"projects": ["Marketing"]}, "prune": True}
+    file = save(tmp_path, doc)
+    result = cli("drift", file, "--format", "json")
+    report = json.loads(result.out)
+    assert report["counts"]["unmanaged"] == 0, report["entries"]
+    assert result.code == 0, result.out
+    plan = cli("plan", file, "--detailed-exitcode")
+    assert plan.code == 0, plan.out
+    # A schedule a task in scope uses, but the files do not declare, is still the file's business.
+    used_in_scope = next(iter(doc["schedules"]))
+    del doc["schedules"][used_in_scope]
+    for entry in doc["extracts"]:
+        entry["refresh"] = [t for t in entry.get("refresh") or () if t.get("schedule") != used_in_scope]
+    report = json.loads(cli("drift", save(tmp_path, doc), "--format", "json").out)
+    assert f'schedule["{used_in_scope}"]' in {e["address"] for e in report["entries"] if e["bucket"] == "unmanaged"}

@@ -35,7 +35,7 @@ def test_buckets_and_coverage() -> None:
         ("changed", 'datasource["Sales/Orders"].encrypt', 'datasource["Sales/Orders"].encrypt'),
         ("changed", 'schedule["Nightly"]', 'schedule["Nightly"]'),
         ("missing", 'schedule["Weekly"]', 'schedule["Weekly"]'),
-        ("unmanaged", 'schedule["Spare"]', None),
+        # schedule["Spare"] is used by no task in the scope (Sales): another team's, not unmanaged here
         ("unmanaged", 'task[datasource "Sales/Other"][full @ Nightly]', None),
         ("unhealthy", 'schedule["Paused"]', None),
         ("unhealthy", 'task[datasource "Sales/Orders"][full @ Nightly]', 'datasource["Sales/Orders"].refresh'),
@@ -43,13 +43,24 @@ def test_buckets_and_coverage() -> None:
     ]
     assert report.entries[1].fields == (FieldChange("start", "02:00", "03:00"),)
     assert report.entries[1].source == "examples/site.yaml:5:3"
-    assert report.counts == {"changed": 2, "missing": 1, "unmanaged": 2, "unhealthy": 3}
+    assert report.counts == {"changed": 2, "missing": 1, "unmanaged": 1, "unhealthy": 3}
     assert (report.managed_tasks, report.tasks_in_scope, report.coverage_percent) == (2, 3, 66.7)
     assert not report.in_sync
     assert [m.address for m in report.managed] == [
         'datasource["Sales/Orders"].encrypt', 'datasource["Sales/Orders"].refresh',
         'schedule["Nightly"]', 'schedule["Weekly"]',
     ]
+
+
+def test_a_scope_counts_only_the_undeclared_schedules_its_tasks_use() -> None:
+    lv = live(items=[ORDERS, OTHER, PEOPLE], schedules=[sched("Nightly"), sched("HR Daily"), sched("Spare")],
+              tasks=[task("t1", ORDERS, schedule="Nightly"), task("t2", OTHER, schedule="Nightly"),
+                     task("t3", PEOPLE, schedule="HR Daily")])
+    for scope, unmanaged in (([], {"HR Daily", "Nightly", "Spare"}), (["Sales"], {"Nightly"}), (["HR"], {"HR Daily"})):
+        d = desired(scope=scope, extracts=[extract("datasource", "Sales/Orders", encrypt=True)])
+        report = make_drift(make_plan(d, lv), lv, d)
+        got = {e.address for e in report.entries if e.bucket == "unmanaged" and e.address.startswith("schedule")}
+        assert got == {f'schedule["{name}"]' for name in unmanaged}, scope
 
 
 def test_in_sync_site() -> None:
