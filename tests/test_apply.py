@@ -110,3 +110,16 @@ def test_a_cloud_move_is_an_update_in_place() -> None:
     writer = RecordingWriter(cloud=True)
     result = apply_plan(make_plan(d, lv), writer, schedule_ids={})  # type: ignore[arg-type]
     assert not result.failed and writer.calls == [("update_cloud_task", "c1")]
+
+
+def test_a_stop_lets_the_action_in_flight_finish_and_starts_no_other() -> None:
+    """Ctrl-C/SIGTERM set ``stop``: the schedule create in flight finishes (and is journaled); nothing after it."""
+    plan = _plan()
+    writer = RecordingWriter()
+    stop = threading.Event()
+    journal = io.StringIO()
+    result = apply_plan(plan, writer, schedule_ids={"Nightly": "id-Nightly"},  # type: ignore[arg-type]
+                        journal=journal, on_outcome=lambda outcome: stop.set(), stop=stop)
+    assert [o.address for o in result.outcomes] == ['schedule["Weekly"]'] and result.outcomes[0].status == "ok"
+    assert [call[0] for call in writer.calls] == ["create_schedule"]
+    assert [json.loads(line)["address"] for line in journal.getvalue().splitlines()] == ['schedule["Weekly"]']
