@@ -92,20 +92,32 @@ def _task_value(task: LiveTask) -> dict[str, object]:
 
 @dataclass
 class _Index:
-    """Lookups over a LiveState, built once per call."""
+    """Lookups over a LiveState, built once per call, for the objects of ``keys`` only (a plan observes
+    a few thousand objects of a site that may have 100,000 tasks)."""
 
     live: LiveState
+    keys: frozenset[str]
     schedules: dict[str, Schedule] = field(default_factory=dict)
     items: dict[tuple[str, str], Item] = field(default_factory=dict)
     tasks_by_item: dict[tuple[str, str], list[LiveTask]] = field(default_factory=dict)
     tasks_by_schedule: dict[str, list[LiveTask]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        wanted_items: set[tuple[str, str]] = set()
+        wanted_usage: set[str] = set()
+        for key in self.keys:
+            prefix, _, rest = key.partition(":")
+            if prefix in ("item", "tasks"):
+                kind, _, item_id = rest.partition(":")
+                wanted_items.add((kind, item_id))
+            elif prefix == "usage" and rest.startswith("schedule:"):
+                wanted_usage.add(rest[len("schedule:"):])
         self.schedules = {s.name: s for s in self.live.schedules}
-        self.items = {(i.kind, i.id): i for i in self.live.items}
+        self.items = {(i.kind, i.id): i for i in self.live.items if (i.kind, i.id) in wanted_items}
         for task in self.live.tasks:
-            self.tasks_by_item.setdefault((task.item_kind, task.item_id), []).append(task)
-            if task.schedule is not None:
+            if (task.item_kind, task.item_id) in wanted_items:
+                self.tasks_by_item.setdefault((task.item_kind, task.item_id), []).append(task)
+            if task.schedule is not None and task.schedule in wanted_usage:
                 self.tasks_by_schedule.setdefault(task.schedule, []).append(task)
 
     def value(self, key: str) -> object:
@@ -134,8 +146,9 @@ class _Index:
 
 def observe(live: LiveState, keys: Iterable[str]) -> dict[str, str]:
     """The hashes of the objects named by ``keys`` in ``live`` (a missing object hashes as null)."""
-    index = _Index(live)
-    return {key: _sha256(index.value(key)) for key in sorted(set(keys))}
+    wanted = frozenset(keys)
+    index = _Index(live, wanted)
+    return {key: _sha256(index.value(key)) for key in sorted(wanted)}
 
 
 def stale_objects(plan: Plan, live: LiveState) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import replace
 
-from reconciler.model import Item, LiveTask, RefreshTask
+from reconciler.model import Item, LiveTask, Recurrence, RefreshTask
 
 from .addresses import quote, task_address
 from .context import Context, Draft, UnmanagedDraft, item_touches
@@ -258,6 +258,7 @@ def prune_tasks(ctx: Context) -> tuple[list[Draft], list[UnmanagedDraft]]:
     prune = ctx.desired.policy.prune
     drafts: list[Draft] = []
     unmanaged: list[UnmanagedDraft] = []
+    labels: dict[Recurrence, str] = {}  # a Cloud site has ~300 distinct recurrences for 100,000 tasks
     for (kind, item_id), tasks in sorted(ctx.tasks_by_item.items()):
         item = ctx.items.get((kind, item_id))
         if item is None or (kind, item_id) in declared or not in_scope(item.project, ctx.scope):
@@ -276,12 +277,23 @@ def prune_tasks(ctx: Context) -> tuple[list[Draft], list[UnmanagedDraft]]:
             ctx.observed.update({item_key(kind, item_id), tasks_key(kind, item_id)})
             drafts.extend(Draft(change, touches) for change in unique_addresses(changes))
         else:
-            # Only listed: the address is all that is needed (a large site has thousands of these).
-            labels = [_live_label(task) for task in tasks]
-            addresses = _numbered([task_address(kind, path, task.type, label)
-                                   for task, label in zip(tasks, labels, strict=True)])
-            for address, task, label in zip(addresses, tasks, labels, strict=True):
-                detail = f"{task.type} refresh on {label}; not declared in any file"
+            # Only listed: the address is all that is needed (a large site has 100,000 of these).
+            prefix = task_address(kind, path, "", "").removesuffix("[ @ ]")  # task[KIND "PATH"]
+            entries = []
+            for task in tasks:
+                if task.schedule is not None:
+                    label = task.schedule
+                elif task.recurrence is None:
+                    label = "?"
+                else:
+                    label = labels.get(task.recurrence) or labels.setdefault(task.recurrence,
+                                                                           task.recurrence.describe())
+                entries.append((f"{prefix}[{task.type} @ {label}]", f"{task.type} refresh on {label}; "
+                                "not declared in any file"))
+            addresses = [address for address, _ in entries]
+            if len(entries) > 1 and len(set(addresses)) < len(addresses):
+                addresses = _numbered(addresses)
+            for address, (_, detail) in zip(addresses, entries, strict=True):
                 unmanaged.append(UnmanagedDraft(Unmanaged(address, "task", detail), touches))
     return drafts, unmanaged
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Literal
+from typing import Any, Literal, NamedTuple
 from urllib.parse import quote
 from xml.etree import ElementTree as ET
 
@@ -46,15 +46,23 @@ class _Reader:
         self.pool = pool
 
     def get(self, url: str, doing: str) -> ET.Element:
+        return wire.parse(self.get_bytes(url, doing))
+
+    def get_bytes(self, url: str, doing: str) -> bytes:
         try:
             response = self.conn.server.tasks.get_request(url)
         except Exception as error:
             raise translate_error(error, doing) from error
-        return wire.parse(response.content)
+        return bytes(response.content)
 
     def paged(self, url: str, element: str, doing: str) -> _Paged:
         """Start reading every page of a list: the first page now, the others once it is known how many."""
         return _Paged(self, url, element, doing)
+
+    def rows(self, url: str, element: str, doing: str) -> _Paged:
+        """Like ``paged``, but each page is turned into ``_ItemRow``s in the worker that fetched it, and
+        its tree dropped: a 75,000-item site is 75 pages that are never all in memory at once."""
+        return _Paged(self, url, element, doing, rows=True)
 
 
 class _Paged:
@@ -62,17 +70,23 @@ class _Paged:
     drives the read, never by a worker) waits for it and requests pages 2.. concurrently;
     ``nodes()`` waits for every page and raises the first page's error, if any."""
 
-    def __init__(self, reader: _Reader, url: str, element: str, doing: str) -> None:
+    def __init__(self, reader: _Reader, url: str, element: str, doing: str, rows: bool = False) -> None:
         self.reader = reader
         self.url = url
         self.separator = "&" if "?" in url else "?"
         self.element = element
         self.doing = doing
+        self.convert = rows
         self.first = reader.pool.submit(self._page, 1)
-        self.rest: list[Future[ET.Element]] | None = None
+        self.rest: list[Future[_Page]] | None = None
 
-    def _page(self, number: int) -> ET.Element:
-        return self.reader.get(f"{self.url}{self.separator}pageSize={PAGE_SIZE}&pageNumber={number}", self.doing)
+    def _page(self, number: int) -> _Page:
+        root = self.reader.get(f"{self.url}{self.separator}pageSize={PAGE_SIZE}&pageNumber={number}", self.doing)
+        pagination = wire.find(root, "pagination")
+        total = (int(pagination.get("totalAvailable") or 0), int(pagination.get("pageSize") or PAGE_SIZE) or PAGE_SIZE
+                 ) if pagination is not None else None
+        nodes = list(root.iter(wire.tag(self.element)))
+        return _Page(total, [_item_row(node) for node in nodes] if self.convert else nodes)
 
     def more(self) -> None:
         if self.rest is not None:
@@ -80,18 +94,29 @@ class _Paged:
         self.rest = []
         if self.first.exception() is not None:
             return  # nodes() raises it, in the order the caller asks for results
-        pagination = wire.find(self.first.result(), "pagination")
-        if pagination is not None:
-            total = int(pagination.get("totalAvailable") or 0)
-            size = int(pagination.get("pageSize") or PAGE_SIZE) or PAGE_SIZE
-            count = -(-total // size)
+        total = self.first.result().total
+        if total is not None:
+            count = -(-total[0] // total[1])
             self.rest = [self.reader.pool.submit(self._page, n) for n in range(2, count + 1)]
 
-    def nodes(self) -> list[ET.Element]:
+    def _all(self) -> list[Any]:
         self.more()
         assert self.rest is not None
-        pages = [self.first.result(), *(f.result() for f in self.rest)]
-        return [node for p in pages for node in p.iter(wire.tag(self.element))]
+        return [entry for page in (self.first, *self.rest) for entry in page.result().entries]
+
+    def nodes(self) -> list[ET.Element]:
+        assert not self.convert
+        return self._all()
+
+    def item_rows(self) -> list[_ItemRow]:
+        assert self.convert
+        return self._all()
+
+
+class _Page(NamedTuple):
+    #: (totalAvailable, pageSize) of the page's ``<pagination>``; None without one.
+    total: tuple[int, int] | None
+    entries: list[Any]
 
 
 def list_all(conn: Connection, url: str, element: str, doing: str) -> list[ET.Element]:
@@ -139,8 +164,8 @@ def _read_site(conn: Connection, desired: DesiredState | None, flavor: str | Non
             if flavor != "cloud" else None
         lists = {
             "project": reader.paged(f"{site}/projects", "project", "listing projects"),
-            "datasource": reader.paged(f"{site}/datasources{items_url}", "datasource", "listing data sources"),
-            "workbook": reader.paged(f"{site}/workbooks{items_url}", "workbook", "listing workbooks"),
+            "datasource": reader.rows(f"{site}/datasources{items_url}", "datasource", "listing data sources"),
+            "workbook": reader.rows(f"{site}/workbooks{items_url}", "workbook", "listing workbooks"),
         }
         for paged in (lists["datasource"], lists["workbook"], lists["project"]):
             paged.more()
@@ -169,8 +194,8 @@ def _read_site(conn: Connection, desired: DesiredState | None, flavor: str | Non
             read_details(())  # needs no task: start now
         projects = project_tree(lists["project"].nodes())
         by_project = {p.id: p for p in projects}
-        items = [_item(node, kind, by_project) for kind in ("datasource", "workbook")
-                 for node in lists[kind].nodes()]
+        items = [_item(row, kind, by_project) for kind in ("datasource", "workbook")
+                 for row in lists[kind].item_rows()]
         tasks = tasks_future.result()
         schedules: list[Schedule] = []
         if listed is not None:
@@ -224,9 +249,14 @@ def _read_user(reader: _Reader, url: str) -> SignedInUser | None:
 
 
 def _read_tasks(reader: _Reader, url: str) -> list[LiveTask]:
-    """The task list, parsed in the worker that fetched it (while the other requests are in flight)."""
-    root = reader.get(url, "listing extract refresh tasks")
-    return [t for t in (wire.parse_task(node) for node in root.iter(wire.tag("extractRefresh"))) if t is not None]
+    """The task list, parsed in the worker that fetched it (while the other requests are in flight),
+    a megabyte at a time and without its element tree (``wire.parse_task_list``)."""
+    content = reader.get_bytes(url, "listing extract refresh tasks")
+    step = 1 << 20
+    try:
+        return wire.parse_task_list(content[n:n + step] for n in range(0, len(content), step))
+    except ET.ParseError as error:
+        raise TableauRequestError(f"listing extract refresh tasks: the answer is not XML ({error}).") from error
 
 
 def _list_schedules(paged: _Paged) -> tuple[list[tuple[str, Schedule]], tuple[tuple[str, str], ...]] | None:
@@ -306,22 +336,43 @@ _PROJECT = wire.tag("project")
 _OWNER = wire.tag("owner")
 
 
-def _item(node: ET.Element, kind: str, projects: dict[str, Project]) -> Item:
+class _ItemRow(NamedTuple):
+    """What ``Item`` needs of an item's element, taken in the worker that parsed its page."""
+
+    id: str
+    name: str
+    project_id: str | None
+    project_name: str
+    encrypt: bool
+    has_extracts: bool | None
+    owner_id: str | None
+
+
+def _item_row(node: ET.Element) -> _ItemRow:
     project = node.find(_PROJECT)
-    project_id = project.get("id") if project is not None else None
-    known = projects.get(project_id or "")
-    if known is not None:
-        path = known.path
-    else:
-        path = (project.get("name", ""),) if project is not None and project.get("name") else ()
-    return Item(
-        kind=kind,
+    owner = node.find(_OWNER)
+    return _ItemRow(
         id=node.get("id", ""),
         name=node.get("name", ""),
-        project=path,
-        project_id=project_id,
+        project_id=project.get("id") if project is not None else None,
+        project_name=project.get("name", "") if project is not None else "",
         encrypt=(node.get("encryptExtracts") or "").lower() == "true",
         # Absent on servers that do not report it: unknown, so nothing is refused on its account.
         has_extracts=None if node.get("hasExtracts") is None else node.get("hasExtracts", "").lower() == "true",
-        owner_id=owner.get("id") if (owner := node.find(_OWNER)) is not None else None,
+        owner_id=owner.get("id") if owner is not None else None,
+    )
+
+
+def _item(row: _ItemRow, kind: str, projects: dict[str, Project]) -> Item:
+    known = projects.get(row.project_id or "")
+    path = known.path if known is not None else (row.project_name,) if row.project_name else ()
+    return Item(
+        kind=kind,
+        id=row.id,
+        name=row.name,
+        project=path,
+        project_id=row.project_id,
+        encrypt=row.encrypt,
+        has_extracts=row.has_extracts,
+        owner_id=row.owner_id,
     )
