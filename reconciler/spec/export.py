@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import yaml
@@ -32,12 +32,42 @@ class _Dumper(yaml.SafeDumper):
     """Quotes times (``"02:00"``) so that every reader, YAML 1.1 or 1.2, sees a string."""
 
 
-def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+class _FastDumper(yaml.CSafeDumper):
+    """``_Dumper`` with libyaml's emitter: the same bytes for the strings ``_C_SAFE`` admits, 4 times
+    faster (a 100,000-task export spent 14 of its 19 s in the pure-Python emitter)."""
+
+
+def _represent_str(dumper: yaml.SafeDumper | yaml.CSafeDumper, value: str) -> yaml.ScalarNode:
     style = '"' if _TIME.match(value) else None
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 
 _Dumper.add_representer(str, _represent_str)
+_FastDumper.add_representer(str, _represent_str)
+#: Characters on which libyaml's emitter and PyYAML's differ (characters outside the Basic
+#: Multilingual Plane, NEL and the Unicode line and paragraph separators), and the other controls:
+#: a document with any of them in a name is written by the pure-Python emitter, as before.
+_C_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufffe\uffff"
+                       "\U00010000-\U0010ffff]")
+
+
+def _strings(value: object) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(key)
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def _dumper_for(doc: dict[str, Any]) -> type[yaml.SafeDumper | yaml.CSafeDumper]:
+    """The C emitter when it writes exactly what the Python one would (tests hold them byte-equal)."""
+    if not hasattr(yaml, "CSafeDumper") or _C_UNSAFE.search("\n".join(_strings(doc))):
+        return _Dumper
+    return _FastDumper
 
 
 def _in_projects(item: Item, projects: Sequence[tuple[str, ...]]) -> bool:
@@ -160,5 +190,6 @@ def export_yaml(live: LiveState, projects: Sequence[str] = (), when: str = "", v
         header.append(f"# Not managed: the tasks of {len(hidden)} item(s) with a monthly schedule whose days Tableau "
                       "does not report: " + ", ".join(f"{i.kind} {i.path}" for i in hidden[:5])
                       + (", ..." if len(hidden) > 5 else "") + ".")
-    body = yaml.dump(doc, Dumper=_Dumper, sort_keys=False, allow_unicode=True, default_flow_style=False, width=120)
+    body = yaml.dump(doc, Dumper=_dumper_for(doc), sort_keys=False, allow_unicode=True, default_flow_style=False,
+                     width=120)
     return "\n".join(header) + "\n" + body
