@@ -25,7 +25,8 @@ def drift(paths: Sequence[Path], options: ConnectionOptions, *, fmt: str = "text
     desired = load_desired(paths)
     with connect(resolve_settings(options, desired), warn=output.warn) as conn:
         # Not strict: a difference Tableau's REST API cannot reconcile is still drift, reported with why.
-        desired, live, plan = read_and_plan(conn, desired, output, details="used", strict=False)
+        # Details only of the declared schedules: the others are described from the list.
+        desired, live, plan = read_and_plan(conn, desired, output, strict=False)
     report = make_drift(plan, live, desired, unhealthy_fails=fail_on_unhealthy)
     if fmt == "json":
         text = render_drift_json(report)

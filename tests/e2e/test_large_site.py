@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -24,7 +26,7 @@ def synthetic(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -
         yield emu
 
 
-def test_export_writes_the_bytes_the_python_emitter_wrote(synthetic: Emulator, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_export_writes_the_bytes_the_python_emitter_wrote(synthetic: Emulator, cli: Any, tmp_path: Path) -> None:
     out = tmp_path / "site.yaml"
     result = cli("export", "--output", out)
     assert result.code == 0, result.err
@@ -38,3 +40,27 @@ def test_export_writes_the_bytes_the_python_emitter_wrote(synthetic: Emulator, c
     written = out.read_text(encoding="utf-8")
     assert export._dumper_for(export.export_document(live)) is export._FastDumper
     assert "\n".join(line for line in written.split("\n") if not line.startswith("#")) == before
+
+
+def schedule_details_read(emu: Emulator) -> int:
+    return sum(n for route, n in emu.stats()["by_route"].items()
+               if route.startswith("GET ") and route.rstrip("/").endswith("schedules/{schedule_id}"))
+
+
+def test_drift_reads_only_the_declared_schedules_details(server_emu: Emulator, cli: Any, tmp_path: Path) -> None:
+    exported = tmp_path / "site.yaml"
+    assert cli("export", "--output", exported).code == 0
+    doc = yaml.safe_load(exported.read_text())
+    kept = sorted(doc["schedules"])[0]
+    doc["schedules"] = {kept: doc["schedules"][kept]}
+    doc["extracts"] = [e for e in doc["extracts"] if all(r["schedule"] == kept for r in e.get("refresh", []))]
+    file = tmp_path / "one-schedule.yaml"
+    file.write_text(yaml.safe_dump(doc, sort_keys=False))
+    server_emu.reset_stats()
+    result = cli("drift", file, "--format", "json")
+    assert result.code == 2, result.err
+    assert schedule_details_read(server_emu) == 1  # the declared one; the others are described from the list
+    report = json.loads(result.out)
+    undeclared = [e for e in report["entries"]
+                  if e["bucket"] == "unmanaged" and e["address"].startswith("schedule[")]
+    assert undeclared and all(" schedule; not declared in any file; " in e["detail"] for e in undeclared)

@@ -31,7 +31,8 @@ def site(names: list[str], flavor: str = "server") -> LiveState:
     tasks = tuple(LiveTask(id=f"t{n}", item_kind=i.kind, item_id=i.id, type="full",
                            schedule=names[n] if flavor == "server" else None,
                            schedule_id=f"s{n}" if flavor == "server" else None,
-                           recurrence=None if flavor == "server" else Recurrence("weekly", "06:30", weekdays=("monday",)))
+                           recurrence=None if flavor == "server" else Recurrence("weekly", "06:30",
+                                                                                 weekdays=("monday",)))
                   for n, i in enumerate(items))
     return LiveState(server="https://tableau.example.com", site_id="site", site="", api_version="3.24",
                      flavor=flavor, encryption_mode="enabled", projects=projects, items=items,
