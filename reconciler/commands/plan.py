@@ -8,6 +8,7 @@ from pathlib import Path
 
 from reconciler.commands.common import ConnectionOptions, Output, atomic_write, resolve_settings
 from reconciler.errors import UsageError
+from reconciler.gcpause import gc_paused
 from reconciler.model import DesiredState, LiveState
 from reconciler.plan import PermissionGap, Plan, make_plan, permission_gaps, plan_digest, plan_to_json
 from reconciler.report import render_plan_json, render_plan_markdown, render_plan_text
@@ -46,6 +47,15 @@ def describe_gaps(live: LiveState, gaps: Sequence[PermissionGap], outcome: str) 
 
 def plan(paths: Sequence[Path], options: ConnectionOptions, *, out: Path | None = None, fmt: str = "text",
          detailed_exitcode: bool = False, targets: Sequence[str] = (), move_strategy: str = "rest") -> int:
+    # A 100,000-task site is millions of objects and almost no reference cycles: the collector's passes
+    # over them cost seconds and free next to nothing (docs/benchmarks.md).
+    with gc_paused():
+        return _plan(paths, options, out=out, fmt=fmt, detailed_exitcode=detailed_exitcode, targets=targets,
+                     move_strategy=move_strategy)
+
+
+def _plan(paths: Sequence[Path], options: ConnectionOptions, *, out: Path | None = None, fmt: str = "text",
+          detailed_exitcode: bool = False, targets: Sequence[str] = (), move_strategy: str = "rest") -> int:
     if fmt not in FORMATS:
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}.")
     check_move_strategy(move_strategy)
