@@ -98,7 +98,7 @@ def split_path(path: str) -> tuple[tuple[str, ...], str]:
     return tuple(parts[:-1]), parts[-1]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Source:
     """Where a value was declared: a file, a 1-based line and column."""
 
@@ -119,7 +119,7 @@ def _month_day_key(day: int | str) -> int:
     return 32 if day == "last" else int(day)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Recurrence:
     """When something runs. Normalised on construction.
 
@@ -219,7 +219,7 @@ def _describe_days(days: tuple[str, ...]) -> str:
     return " " + ",".join(day[:3].capitalize() for day in days)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Schedule:
     """A named recurrence. On Server a real Extract schedule; on Cloud a template for tasks."""
 
@@ -246,7 +246,7 @@ class Schedule:
         return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ScheduleRef:
     """A server schedule named in ``referenced_schedules:``: used by the files, managed by someone else."""
 
@@ -254,7 +254,7 @@ class ScheduleRef:
     source: Source | None = field(default=None, compare=False)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ItemRef:
     """How a file names a data source or workbook: by project path and name, or by LUID."""
 
@@ -273,7 +273,7 @@ class ItemRef:
         return self.path
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RefreshTask:
     """One refresh of one item: desired (from ``refresh:``) or observed (see LiveTask).
 
@@ -293,7 +293,7 @@ class RefreshTask:
         return self.schedule or "?"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Extract:
     """One ``extracts:`` entry of the files. ``None`` fields are not managed."""
 
@@ -303,7 +303,7 @@ class Extract:
     source: Source | None = field(default=None, compare=False)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ProtectRule:
     """A ``policy.protect`` entry: kind is ``datasource``, ``workbook`` or ``schedule``."""
 
@@ -312,7 +312,7 @@ class ProtectRule:
     source: Source | None = field(default=None, compare=False)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Policy:
     """How far the tool may go. ``scope`` empty means the whole site."""
 
@@ -323,7 +323,7 @@ class Policy:
     max_deletes: int = 50
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DesiredState:
     """Everything the files declare, merged. Built by ``reconciler.spec``."""
 
@@ -347,7 +347,7 @@ class DesiredState:
         return replace(self, flavor=flavor)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Project:
     id: str
     name: str
@@ -355,7 +355,7 @@ class Project:
     path: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Item:
     """A live data source or workbook."""
 
@@ -375,7 +375,7 @@ class Item:
         return "/".join((*self.project, self.name))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SignedInUser:
     """Who the run is signed in as, and their site role (``ServerAdministrator``, ``Viewer``...)."""
 
@@ -392,7 +392,7 @@ class SignedInUser:
         return self.is_server_admin or self.role.startswith("SiteAdministrator")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LiveTask:
     """A live extract refresh task."""
 
@@ -409,7 +409,7 @@ class LiveTask:
     consecutive_failures: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LiveState:
     """What the site holds, as read by ``reconciler.tableau.read``."""
 
