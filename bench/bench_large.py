@@ -29,25 +29,36 @@ from reconciler.emulator import Emulator
 BENCH = Path(__file__).resolve().parent
 FLOOR_SCRIPT = BENCH / "floor_client.py"
 COMMANDS = ("floor", "plan", "drift", "export")
+#: Runs ``python -m reconciler`` from another source tree (``--before DIR``, e.g. a git worktree of
+#: the previous commit), ahead of the installed (editable) one, to compare both in the same run.
+BEFORE = ("import runpy, sys; sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in repr(f)]; "
+          "sys.path.insert(0, sys.argv.pop(1)); sys.argv[0] = 'reconciler'; "
+          "runpy.run_module('reconciler', run_name='__main__', alter_sys=True)")
 
 
 def sizes_for(tasks: int) -> dict[str, int]:
     return {"tasks": tasks, "datasources": tasks // 2, "workbooks": tasks // 4, "schedules": 300, "projects": 500}
 
 
-def commands(emu: Emulator, path: Path, out: Path) -> dict[str, list[str]]:
+def commands(emu: Emulator, path: Path, out: Path, before: str = "", src: str = "") -> dict[str, list[str]]:
     python = sys.executable
+    old = [python, "-c", BEFORE, before]
+    new = [python, "-c", BEFORE, src] if src else [python, "-m", "reconciler"]
     return {
+        "plan-before": [*old, "plan", str(path), "--server", emu.url],
+        "drift-before": [*old, "drift", str(path), "--server", emu.url],
+        "export-before": [*old, "export", "--server", emu.url, "--output", str(out) + ".before"],
         "floor": [python, str(FLOOR_SCRIPT), emu.url, str(path)],
-        "plan": [python, "-m", "reconciler", "plan", str(path), "--server", emu.url],
-        "drift": [python, "-m", "reconciler", "drift", str(path), "--server", emu.url],
-        "export": [python, "-m", "reconciler", "export", "--server", emu.url, "--output", str(out)],
+        "plan": [*new, "plan", str(path), "--server", emu.url],
+        "drift": [*new, "drift", str(path), "--server", emu.url],
+        "export": [*new, "export", "--server", emu.url, "--output", str(out)],
         "tsc": [python, str(TSC_SCRIPT), emu.url],
     }
 
 
 def measure(tasks: int, flavor: str, names: tuple[str, ...], runs: int, latency: int,
-            tsc_runs: int = 0, say: Callable[[str], None] = print) -> dict[str, list[Run]]:
+            tsc_runs: int = 0, say: Callable[[str], None] = print, before: str = "",
+            src: str = "") -> dict[str, list[Run]]:
     """Every command in ``names`` ``runs`` times, interleaved (floor, plan, ... then again), on one site."""
     emu = Emulator(flavor=flavor, seed="synthetic", latency_ms=latency, job_seconds=0.0, **sizes_for(tasks)).start()
     try:
@@ -56,7 +67,7 @@ def measure(tasks: int, flavor: str, names: tuple[str, ...], runs: int, latency:
             schedules, items, declared = desired_file(emu, path, every=10)
             say(f"{flavor}, {tasks} tasks: file declares {schedules} schedules, {items} items, {declared} tasks")
             env = client_env(emu)
-            argv = commands(emu, path, out)
+            argv = commands(emu, path, out, before, src)
             results: dict[str, list[Run]] = {name: [] for name in (*names, *(("tsc",) if tsc_runs else ()))}
             for _ in range(runs):
                 for name in names:
@@ -69,6 +80,9 @@ def measure(tasks: int, flavor: str, names: tuple[str, ...], runs: int, latency:
                 if run.code != 0:
                     raise SystemExit(f"the TSC script failed:\n{run.output}")
                 results["tsc"].append(run)
+            if before and "export" in names and "export-before" in names:
+                same = out.read_bytes().split(b"\n", 3)[3] == Path(str(out) + ".before").read_bytes().split(b"\n", 3)[3]
+                say(f"export output byte-identical to --before's (after the 3 header lines): {same}")
     finally:
         emu.stop()
     return results
@@ -81,6 +95,7 @@ def median(runs: list[Run]) -> float:
 def report(flavor: str, results: dict[str, list[Run]]) -> None:
     floor = median(results["floor"])
     plan = median(results["plan"]) if "plan" in results else None
+    print(f"{flavor}:")
     for name, runs in results.items():
         line = (f"  {name:>6}: median {median(runs):6.2f} s (runs {', '.join(f'{r.wall:.2f}' for r in runs)}), "
                 f"peak RSS max {max(r.rss_mb for r in runs):4.0f} MB, {runs[-1].stats['total']} requests")
@@ -88,6 +103,8 @@ def report(flavor: str, results: dict[str, list[Run]]) -> None:
             line += f"; {median(runs) / floor:.2f}x the floor"
         if plan is not None and name in ("drift", "export"):
             line += f", {median(runs) / plan:.2f}x plan"
+        if name.endswith("-before") and name[:-len("-before")] in results:
+            line += f"; now {median(results[name[:-len('-before')]]) / median(runs):.2f}x of before"
         if plan is not None and name == "tsc":
             line += f"; plan is {median(runs) / plan:.1f}x faster"
         print(line, flush=True)
@@ -95,12 +112,14 @@ def report(flavor: str, results: dict[str, list[Run]]) -> None:
 
 def one_size(args: argparse.Namespace) -> int:
     names = tuple(n for n in COMMANDS if n in args.commands.split(",") or n == "floor")
+    if args.before:
+        names += tuple(f"{n}-before" for n in names if n != "floor")
     for flavor in (("server", "cloud") if args.flavor == "both" else (args.flavor,)):
         results = measure(args.tasks, flavor, names, args.runs, args.latency_ms,
-                          tsc_runs=args.tsc_runs if flavor == "server" else 0)
+                          tsc_runs=args.tsc_runs if flavor == "server" else 0, before=args.before, src=args.src)
         report(flavor, results)
     print(f"command: python bench/bench_large.py --tasks {args.tasks} --flavor {args.flavor} --runs {args.runs} "
-          f"--tsc-runs {args.tsc_runs} --commands {args.commands}")
+          f"--tsc-runs {args.tsc_runs} --commands {args.commands}" + (" --before DIR" if args.before else ""))
     return 0
 
 
@@ -112,7 +131,8 @@ def scaling(args: argparse.Namespace) -> int:
           f"{'ms per 1k tasks':>15}")
     for flavor in flavors:
         for tasks in sizes:
-            results = measure(tasks, flavor, ("floor", "plan"), args.runs, args.latency_ms, say=lambda _: None)
+            results = measure(tasks, flavor, ("floor", "plan"), args.runs, args.latency_ms, say=lambda _: None,
+                              src=args.src)
             floor, plan = median(results["floor"]), median(results["plan"])
             rss = max(r.rss_mb for r in results["plan"])
             rows[flavor].append((tasks, floor, plan, rss))
@@ -162,6 +182,10 @@ def main() -> int:
     parser.add_argument("--sizes", default="5000,10000,20000,50000,100000,200000")
     parser.add_argument("--plot", default="", help="with --scaling: write the plot here (PNG)")
     parser.add_argument("--latency-ms", type=int, default=50)
+    parser.add_argument("--before", default="", help="also run plan/drift/export from this source tree (a worktree "
+                        "of an earlier commit) in the same run, and compare")
+    parser.add_argument("--src", default="", help="run plan/drift/export from this source tree instead of the "
+                        "installed one (a snapshot, so that editing the code does not change a long run)")
     args = parser.parse_args()
     print(f"machine: {machine()}")
     print(f"emulator: in-process, synthetic seed, {args.latency_ms} ms latency per request")
