@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import pytest
@@ -95,3 +96,17 @@ def test_streamed_task_list_refuses_broken_xml() -> None:
         wire.parse_task_list([b"<tsResponse><tasks><task>"])
     with pytest.raises(ET.ParseError):
         wire.parse_task_list([b"<tsResponse><tasks></task>"])
+
+
+TSC_FIXTURES = Path("/work/shared/reference/tsc-fixtures")
+
+
+@pytest.mark.skipif(not TSC_FIXTURES.is_dir(), reason="TSC's test assets are not on this machine")
+def test_streamed_task_list_equals_the_tree_parse_on_tscs_test_assets() -> None:
+    compared = 0
+    for fixture in sorted(TSC_FIXTURES.glob("*.xml")):
+        content = fixture.read_bytes()
+        if b"extractRefresh" in content:
+            assert streamed(content, step=64) == tree_tasks(content), fixture.name
+            compared += 1
+    assert compared >= 5
