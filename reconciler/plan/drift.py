@@ -17,6 +17,7 @@ Coverage is managed tasks / tasks in scope.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -29,6 +30,7 @@ from .types import Action, FieldChange, Plan, ResourceChange
 __all__ = ["BUCKETS", "DriftEntry", "DriftReport", "ManagedObject", "make_drift"]
 
 BUCKETS: tuple[str, ...] = ("changed", "missing", "unmanaged", "unhealthy")
+_BUCKET_ORDER = {bucket: n for n, bucket in enumerate(BUCKETS)}
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,8 @@ class DriftReport:
     drifted: bool = field(init=False)
 
     def __post_init__(self) -> None:
-        counts = {bucket: sum(1 for e in self.entries if e.bucket == bucket) for bucket in BUCKETS}
+        tally = Counter(e.bucket for e in self.entries)
+        counts = {bucket: tally[bucket] for bucket in BUCKETS}
         coverage = self.managed_tasks / self.tasks_in_scope if self.tasks_in_scope else 1.0
         object.__setattr__(self, "counts", counts)
         object.__setattr__(self, "coverage", coverage)
@@ -173,7 +176,7 @@ def make_drift(plan: Plan, live: LiveState, desired: DesiredState, unhealthy_fai
         server=plan.server,
         site=plan.site,
         flavor=plan.flavor,
-        entries=tuple(sorted(entries, key=lambda e: (BUCKETS.index(e.bucket), e.address, e.detail))),
+        entries=tuple(sorted(entries, key=lambda e: (_BUCKET_ORDER[e.bucket], e.address, e.detail))),
         managed=tuple(sorted(managed, key=lambda m: (m.kind != "site", m.kind, m.address))),
         managed_tasks=managed_tasks,
         tasks_in_scope=len(in_scope_tasks),
@@ -191,9 +194,9 @@ def _unhealthy(
     items = {(i.kind, i.id): i for i in live.items}
     out: list[DriftEntry] = []
     with_tasks = {(t.item_kind, t.item_id) for t in live.tasks}
-    for task in sorted(live.tasks, key=lambda t: t.id):
+    for task in sorted((t for t in live.tasks if t.consecutive_failures > 0), key=lambda t: t.id):
         item = items.get((task.item_kind, task.item_id))
-        if task.consecutive_failures <= 0 or item is None:
+        if item is None:
             continue
         owner = refresh_items.get((item.kind, item.id))
         if owner is None and not in_scope(item.project, scope):
@@ -224,8 +227,9 @@ def _unhealthy(
     deliberately_empty = {
         (m.item.kind, m.item.id) for m in resolved if m.extract.refresh == ()
     }
-    for key, item in sorted(items.items()):
-        if (item.has_extracts and key not in with_tasks and key not in deliberately_empty
+    stale = sorted((key, item) for key, item in items.items() if item.has_extracts and key not in with_tasks)
+    for key, item in stale:
+        if (key not in deliberately_empty
                 and (key in refresh_items or in_scope(item.project, scope))):
             out.append(DriftEntry(
                 "unhealthy", item_address(item.kind, item.path),

@@ -210,3 +210,25 @@ def test_drift_in_sync_renderers() -> None:
     suite = root.find("testsuite")
     assert suite is not None and suite.get("tests") == "2" and suite.get("failures") == "0"
     assert json.loads(render_drift_json(report))["in_sync"] is True
+
+
+def test_plain_drift_text_is_the_styled_segments_joined() -> None:
+    """The plain renderer joins each entry's line at once; it must read exactly as the styled segments do."""
+    from reconciler.plan import DriftEntry, DriftReport
+    from reconciler.report.text import _BUCKET_SYMBOLS, _SYMBOL_STYLES, _Lines
+
+    entries = (
+        DriftEntry("changed", 'schedule["Daily"]', "priority 50 → 45", "site.yaml:4:3"),
+        DriftEntry("missing", 'task[datasource "Sales/Orders"][full @ Daily]', "declared, not on the site", None),
+        DriftEntry("unmanaged", 'task[workbook "A/B"][full @ Daily]', "full refresh on Daily; not declared", None),
+        DriftEntry("unhealthy", 'datasource["Ops/Inventory"]', "has an extract but no refresh task", "a.yaml:9:5"),
+    )
+    report = DriftReport(server="https://t.example.com", site="", flavor="server", entries=entries, managed=(),
+                         managed_tasks=1, tasks_in_scope=3)
+    text = render_drift_text(report)
+    for e in entries:
+        symbol = _BUCKET_SYMBOLS[e.bucket]
+        styled = _Lines()
+        styled.add("  ", (symbol, _SYMBOL_STYLES[symbol]), " ", (e.address, "bold"),
+                   *([(f" ({e.source})", "dim")] if e.source else []), f": {e.detail}")
+        assert styled.render(color=False) in text
