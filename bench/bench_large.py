@@ -17,12 +17,16 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from bench_plan import TSC_SCRIPT, Run, client_env, desired_file, machine, run_client
+from bench_plan import TSC_SCRIPT, client_env, desired_file, machine
 
 from reconciler.emulator import Emulator
 
@@ -34,6 +38,31 @@ COMMANDS = ("floor", "plan", "drift", "export")
 BEFORE = ("import runpy, sys; sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in repr(f)]; "
           "sys.path.insert(0, sys.argv.pop(1)); sys.argv[0] = 'reconciler'; "
           "runpy.run_module('reconciler', run_name='__main__', alter_sys=True)")
+
+
+@dataclass(frozen=True)
+class Run:
+    wall: float
+    #: The client's own user + system CPU seconds: much less sensitive than ``wall`` to other
+    #: processes on the machine (the 2 cores are shared), so it is reported next to it.
+    cpu: float
+    rss_mb: float
+    code: int
+    stats: dict[str, Any]
+    output: str
+
+
+def run_client(emu: Emulator, command: list[str], env: dict[str, str]) -> Run:
+    """bench_plan.run_client, with the client's CPU time too (``/usr/bin/time -f "%M %U %S"``)."""
+    emu.reset_stats()
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as measured:
+        started = time.perf_counter()
+        process = subprocess.run(["/usr/bin/time", "-f", "%M %U %S", "-o", measured.name, *command], env=env,
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
+        wall = time.perf_counter() - started
+        last = (measured.read().strip().splitlines() or ["nan nan nan"])[-1].split()
+    rss, user, system = (float(x) for x in last) if len(last) == 3 else (float("nan"),) * 3
+    return Run(wall, user + system, rss / 1024, process.returncode, emu.stats(), process.stdout)
 
 
 def sizes_for(tasks: int) -> dict[str, int]:
@@ -58,7 +87,7 @@ def commands(emu: Emulator, path: Path, out: Path, before: str = "", src: str = 
 
 def measure(tasks: int, flavor: str, names: tuple[str, ...], runs: int, latency: int,
             tsc_runs: int = 0, say: Callable[[str], None] = print, before: str = "",
-            src: str = "") -> dict[str, list[Run]]:
+            src: str = "", before_runs: int = 1) -> dict[str, list[Run]]:
     """Every command in ``names`` ``runs`` times, interleaved (floor, plan, ... then again), on one site."""
     emu = Emulator(flavor=flavor, seed="synthetic", latency_ms=latency, job_seconds=0.0, **sizes_for(tasks)).start()
     try:
@@ -69,8 +98,10 @@ def measure(tasks: int, flavor: str, names: tuple[str, ...], runs: int, latency:
             env = client_env(emu)
             argv = commands(emu, path, out, before, src)
             results: dict[str, list[Run]] = {name: [] for name in (*names, *(("tsc",) if tsc_runs else ()))}
-            for _ in range(runs):
+            for n in range(runs):
                 for name in names:
+                    if name.endswith("-before") and n >= before_runs:
+                        continue
                     run = run_client(emu, argv[name], env)
                     if run.code not in (0, 2):  # drift and plan --detailed-exitcode say 2 for changes
                         raise SystemExit(f"{name} failed ({run.code}):\n{run.output}")
@@ -92,21 +123,28 @@ def median(runs: list[Run]) -> float:
     return statistics.median(r.wall for r in runs)
 
 
+def cpu(runs: list[Run]) -> float:
+    return statistics.median(r.cpu for r in runs)
+
+
 def report(flavor: str, results: dict[str, list[Run]]) -> None:
     floor = median(results["floor"])
     plan = median(results["plan"]) if "plan" in results else None
     print(f"{flavor}:")
     for name, runs in results.items():
-        line = (f"  {name:>6}: median {median(runs):6.2f} s (runs {', '.join(f'{r.wall:.2f}' for r in runs)}), "
-                f"peak RSS max {max(r.rss_mb for r in runs):4.0f} MB, {runs[-1].stats['total']} requests")
+        line = (f"  {name:>13}: median {median(runs):6.2f} s (runs {', '.join(f'{r.wall:.2f}' for r in runs)}), "
+                f"CPU {cpu(runs):5.2f} s, peak RSS max {max(r.rss_mb for r in runs):4.0f} MB, "
+                f"{runs[-1].stats['total']} requests")
         if name != "floor":
-            line += f"; {median(runs) / floor:.2f}x the floor"
+            line += f"; {median(runs) / floor:.2f}x the floor (CPU {cpu(runs) / cpu(results['floor']):.2f}x)"
         if plan is not None and name in ("drift", "export"):
-            line += f", {median(runs) / plan:.2f}x plan"
+            line += f", {median(runs) / plan:.2f}x plan (CPU {cpu(runs) / cpu(results['plan']):.2f}x)"
         if name.endswith("-before") and name[:-len("-before")] in results:
-            line += f"; now {median(results[name[:-len('-before')]]) / median(runs):.2f}x of before"
+            now = results[name[:-len("-before")]]
+            line += f"; now {median(now) / median(runs):.2f}x of before (CPU {cpu(now) / cpu(runs):.2f}x)"
         if plan is not None and name == "tsc":
-            line += f"; plan is {median(runs) / plan:.1f}x faster"
+            line += (f"; plan is {median(runs) / plan:.1f}x faster "
+                     f"(plan's runs next to it: {', '.join(f'{r.wall:.2f}' for r in results['plan'][-1:])})")
         print(line, flush=True)
 
 
@@ -116,7 +154,8 @@ def one_size(args: argparse.Namespace) -> int:
         names += tuple(f"{n}-before" for n in names if n != "floor")
     for flavor in (("server", "cloud") if args.flavor == "both" else (args.flavor,)):
         results = measure(args.tasks, flavor, names, args.runs, args.latency_ms,
-                          tsc_runs=args.tsc_runs if flavor == "server" else 0, before=args.before, src=args.src)
+                          tsc_runs=args.tsc_runs if flavor == "server" else 0, before=args.before, src=args.src,
+                          before_runs=args.before_runs)
         report(flavor, results)
     print(f"command: python bench/bench_large.py --tasks {args.tasks} --flavor {args.flavor} --runs {args.runs} "
           f"--tsc-runs {args.tsc_runs} --commands {args.commands}" + (" --before DIR" if args.before else ""))
@@ -127,8 +166,8 @@ def scaling(args: argparse.Namespace) -> int:
     sizes = [int(s) for s in args.sizes.split(",")]
     flavors = ("server", "cloud") if args.flavor == "both" else (args.flavor,)
     rows: dict[str, list[tuple[int, float, float, float]]] = {f: [] for f in flavors}
-    print(f"{'flavor':>6} {'tasks':>7} {'floor s':>8} {'plan s':>7} {'ratio':>6} {'plan runs':>20} {'RSS MB':>7} "
-          f"{'ms per 1k tasks':>15}")
+    print(f"{'flavor':>6} {'tasks':>7} {'floor s':>8} {'plan s':>7} {'ratio':>6} {'plan runs':>20} {'floor CPU':>9} "
+          f"{'plan CPU':>8} {'CPU ratio':>9} {'RSS MB':>7} {'ms per 1k tasks':>15}")
     for flavor in flavors:
         for tasks in sizes:
             results = measure(tasks, flavor, ("floor", "plan"), args.runs, args.latency_ms, say=lambda _: None,
@@ -136,8 +175,10 @@ def scaling(args: argparse.Namespace) -> int:
             floor, plan = median(results["floor"]), median(results["plan"])
             rss = max(r.rss_mb for r in results["plan"])
             rows[flavor].append((tasks, floor, plan, rss))
+            floor_cpu, plan_cpu = cpu(results["floor"]), cpu(results["plan"])
             print(f"{flavor:>6} {tasks:>7} {floor:>8.2f} {plan:>7.2f} {plan / floor:>6.2f} "
-                  f"{', '.join(f'{r.wall:.2f}' for r in results['plan']):>20} {rss:>7.0f} "
+                  f"{', '.join(f'{r.wall:.2f}' for r in results['plan']):>20} {floor_cpu:>9.2f} {plan_cpu:>8.2f} "
+                  f"{plan_cpu / floor_cpu:>9.2f} {rss:>7.0f} "
                   f"{plan / tasks * 1000 * 1000:>15.1f}", flush=True)
     if args.plot:
         plot(rows, Path(args.plot))
@@ -184,6 +225,7 @@ def main() -> int:
     parser.add_argument("--latency-ms", type=int, default=50)
     parser.add_argument("--before", default="", help="also run plan/drift/export from this source tree (a worktree "
                         "of an earlier commit) in the same run, and compare")
+    parser.add_argument("--before-runs", type=int, default=1, help="runs of each --before command")
     parser.add_argument("--src", default="", help="run plan/drift/export from this source tree instead of the "
                         "installed one (a snapshot, so that editing the code does not change a long run)")
     args = parser.parse_args()
