@@ -96,8 +96,10 @@ def desired_file(emu: Emulator, path: Path, every: int) -> tuple[int, int, int]:
         other = next(s for s in names[n % len(names):] + names if s not in taken)
         if n % 100 == 0:  # a new task: a create
             refresh.append({"schedule": other, "type": "full"})
-        elif n % 100 == 50:  # a task on another schedule: a move
-            refresh[0] = {**refresh[0], "schedule": other}
+        elif n % 100 == 50:  # a full task on another schedule: a move (REST cannot move an incremental one)
+            full = next((i for i, r in enumerate(refresh) if r["type"] == "full"), None)
+            if full is not None:
+                refresh[full] = {**refresh[full], "schedule": other}
     doc["extracts"] = extracts
     del doc["server"]
     path.write_text(yaml.safe_dump(doc, sort_keys=False, width=120), encoding="utf-8")
