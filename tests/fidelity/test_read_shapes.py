@@ -14,7 +14,7 @@ import pytest
 from reconciler.errors import TableauRequestError
 from reconciler.model import WEEKDAYS, Recurrence
 from reconciler.tableau import wire
-from reconciler.tableau.read import _item, _schedule_from
+from reconciler.tableau.read import _item, _item_row, _schedule_from
 
 NS = 'xmlns="http://tableau.com/api"'
 
@@ -213,6 +213,6 @@ def test_schedule_list_entry_fields() -> None:
 def test_has_extracts(attributes: str, expected: bool | None) -> None:
     node = ET.fromstring(f'<workbook xmlns="http://tableau.com/api" id="w" name="Board Pack" {attributes}>'
                          '<project id="p" name="Finance"/><owner id="u"/></workbook>')
-    item = _item(node, "workbook", {})
+    item = _item(_item_row(node), "workbook", {})
     assert item.has_extracts is expected
     assert (item.project, item.owner_id, item.encrypt) == (("Finance",), "u", False)
