@@ -7,7 +7,6 @@ success with changes.
 
 from __future__ import annotations
 
-import os
 import sys
 import traceback
 from collections.abc import Sequence
@@ -90,17 +89,22 @@ def validate(
     flavor: Annotated[str | None, typer.Option("--flavor", help="server or cloud: overrides the files' flavor:.")] = None,  # noqa: E501
     each: Annotated[bool, typer.Option("--each", help="Validate every PATH as a configuration of its own "
                                        "(several sites side by side), instead of merging them all.")] = False,
+    config: Annotated[list[Path] | None, typer.Option(
+        "--config", help="A directory (or file) plan reads as one configuration (repeatable). Each one that holds "
+                         "a PATH is validated whole; for pre-commit, which passes only the changed files.")] = None,
     debug: Debug = False,
     quiet: Quiet = False,
 ) -> None:
     """Check files offline: YAML syntax, the JSON Schema, and Tableau's rules. Never touches the network.
 
     All PATHs form one configuration (one site) unless --each: `reconciler validate --each sites/*`.
+    With --config, each configuration holding a changed PATH is validated whole:
+    `reconciler validate --config tableau/ tableau/sales.yaml`.
     """
     _state["debug"] = debug
     from reconciler.commands.validate import validate as run
 
-    raise typer.Exit(run(paths, flavor=flavor, quiet=quiet, each=each))
+    raise typer.Exit(run(paths, flavor=flavor, quiet=quiet, each=each, configs=config or ()))
 
 
 @app.command()
@@ -297,14 +301,14 @@ def emulator_serve(
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port; 0 picks a free one.")] = 8000,
     flavor: Annotated[str, typer.Option(help="server or cloud.")] = "server",
     seed: Annotated[str, typer.Option(help="demo, empty or synthetic.")] = "demo",
-    datasources: Annotated[int, typer.Option(help="synthetic: number of data sources.")] = 10000,
-    workbooks: Annotated[int, typer.Option(help="synthetic: number of workbooks.")] = 5000,
-    tasks: Annotated[int, typer.Option(help="synthetic: number of refresh tasks.")] = 20000,
-    schedules: Annotated[int, typer.Option(help="synthetic: number of schedules.")] = 300,
-    projects: Annotated[int, typer.Option(help="synthetic: number of projects.")] = 500,
+    datasources: Annotated[int, typer.Option(min=0, help="synthetic: number of data sources.")] = 10000,
+    workbooks: Annotated[int, typer.Option(min=0, help="synthetic: number of workbooks.")] = 5000,
+    tasks: Annotated[int, typer.Option(min=0, help="synthetic: number of refresh tasks.")] = 20000,
+    schedules: Annotated[int, typer.Option(min=0, help="synthetic: number of schedules.")] = 300,
+    projects: Annotated[int, typer.Option(min=0, help="synthetic: number of projects.")] = 500,
     random_seed: Annotated[int, typer.Option(help="synthetic: seed of the generator.")] = 0,
     state: Annotated[Path | None, typer.Option(help="Persist to this file after every change; reload on start.")] = None,  # noqa: E501
-    latency_ms: Annotated[int, typer.Option(help="Added latency per request, in milliseconds.")] = 0,
+    latency_ms: Annotated[int, typer.Option(min=0, help="Added latency per request, in milliseconds.")] = 0,
     fail_rate: Annotated[float, typer.Option(min=0.0, max=1.0, help="Probability of answering 503.")] = 0.0,
     throttle_rate: Annotated[float, typer.Option(min=0.0, max=1.0,
                                                  help="Probability of answering 429 with Retry-After.")] = 0.0,
@@ -318,8 +322,8 @@ def emulator_serve(
     slow_ms: Annotated[int, typer.Option(min=0, help="How late a slow answer is, in milliseconds.")] = 5000,
     fault_scope: Annotated[str, typer.Option(help="all, or writes: faults only on writes (not GET, "
                                              "sign-in, sign-out).")] = "all",
-    token_ttl: Annotated[float, typer.Option(help="Seconds before a session expires.")] = 14400.0,
-    job_seconds: Annotated[float, typer.Option(help="How long a refresh job runs.")] = 1.0,
+    token_ttl: Annotated[float, typer.Option(min=1.0, help="Seconds before a session expires.")] = 14400.0,
+    job_seconds: Annotated[float, typer.Option(min=0.0, help="How long a refresh job runs.")] = 1.0,
     vizportal_max_items: Annotated[int, typer.Option(min=1, help="The most entries one page of a Vizportal list "
                                                      "(getExtractTasks, getSchedules) answers.")] = 1000,
 ) -> None:
@@ -384,11 +388,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _error(message: str) -> None:
-    from rich.console import Console
     from rich.markup import escape
 
-    console = Console(stderr=True, highlight=False, no_color=bool(os.environ.get("NO_COLOR")) or None)
-    console.print(f"[bold red]Error:[/bold red] {escape(message)}", soft_wrap=True)
+    from reconciler.commands.common import plain_console
+
+    plain_console(stderr=True).print(f"[bold red]Error:[/bold red] {escape(message)}", soft_wrap=True)
 
 
 __all__ = ["UsageError", "app", "main"]

@@ -8,6 +8,7 @@ server-side ids never take part in equality.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -39,7 +40,9 @@ __all__ = [
     "ScheduleRef",
     "SignedInUser",
     "Source",
+    "describe_item",
     "format_every",
+    "match_ref",
     "normalise_time",
     "parse_every",
     "split_path",
@@ -93,8 +96,12 @@ def format_every(minutes: int) -> str:
 
 
 def split_path(path: str) -> tuple[tuple[str, ...], str]:
-    """``"Sales/EMEA/Orders"`` → ``(("Sales", "EMEA"), "Orders")``."""
-    parts = [part.strip() for part in path.split("/")]
+    """``"Sales/EMEA/Orders"`` → ``(("Sales", "EMEA"), "Orders")``.
+
+    Nothing is stripped: Tableau names are compared exactly, and ``"Sales/ Orders"`` names an item called
+    " Orders", never "Orders".
+    """
+    parts = path.split("/")
     return tuple(parts[:-1]), parts[-1]
 
 
@@ -262,6 +269,10 @@ class ItemRef:
     project: tuple[str, ...] = ()
     name: str | None = None
     id: str | None = None
+    #: Written as one ``"a/b/c"`` string: a "/" inside a project or item name reads the same as a separator, so
+    #: the reference names every item whose joined path is that string (see :func:`match_ref`). False for the
+    #: ``{project: …, name: …}`` form, whose parts are exact.
+    as_path: bool = True
 
     @property
     def path(self) -> str:
@@ -339,6 +350,8 @@ class DesiredState:
     extracts: tuple[Extract, ...] = ()
     policy: Policy = Policy()
     files: tuple[str, ...] = ()
+    #: Warnings from reading the files (a broken symlink, a hidden directory skipped): commands print them.
+    notes: tuple[str, ...] = field(default=(), compare=False)
 
     def schedule(self, name: str) -> Schedule | None:
         return next((s for s in self.schedules if s.name == name), None)
@@ -429,3 +442,25 @@ class LiveState:
     shared_schedule_tasks: tuple[tuple[str, int], ...] = ()
     #: The signed-in user (None when it could not be read).
     user: SignedInUser | None = field(default=None, compare=False)
+
+
+def match_ref(ref: ItemRef, items: Iterable[Item]) -> list[Item]:
+    """Every item ``ref`` names, compared exactly (no stripping, no Unicode normalisation, no case folding).
+
+    The one resolver of item references: ``plan``, ``apply``, ``drift`` and ``refresh`` all use it. A path
+    string matches each item whose joined path equals it, so ``"A/B/X"`` names both an item X in project "A/B"
+    and an item X in project A → B; more than one match is ambiguous and callers refuse it.
+    """
+    if ref.id is not None:
+        return [item for item in items if item.kind == ref.kind and item.id == ref.id]
+    if ref.as_path:
+        wanted = ref.path
+        return [item for item in items if item.kind == ref.kind and item.path == wanted]
+    return [item for item in items if item.kind == ref.kind and item.project == ref.project and item.name == ref.name]
+
+
+def describe_item(item: Item) -> str:
+    """An item written in the file form that names it and nothing else: ``{project: [...], name: ...}``."""
+    project = "[" + ", ".join(json.dumps(part, ensure_ascii=False) for part in item.project) + "]"
+    return f"{{project: {project}, name: {json.dumps(item.name, ensure_ascii=False)}}} (id {item.id})"
+

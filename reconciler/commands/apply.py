@@ -13,9 +13,10 @@ from types import FrameType, TracebackType
 from typing import IO
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
 from reconciler.apply import ApplyResult, Outcome, TaskMover, apply_plan
-from reconciler.commands.common import ConnectionOptions, Output, resolve_settings
+from reconciler.commands.common import ConnectionOptions, Output, check_output_path, resolve_settings
 from reconciler.commands.plan import check_move_strategy, describe_gaps, read_and_plan
 from reconciler.errors import ApplyFailed, ApplyInterrupted, PlanError, ReconcilerError, StalePlanError, UsageError
 from reconciler.model import LiveState
@@ -192,6 +193,8 @@ def apply(paths: Sequence[Path], options: ConnectionOptions, *, auto_approve: bo
           targets: Sequence[str] = (), expect_digest: str | None = None, break_lock: bool = False) -> int:
     check_move_strategy(move_strategy)
     expected = expected_digest(expect_digest)
+    if journal is not None:
+        check_output_path(journal, "--journal")
     output = Output(options.quiet)
     if targets and _is_saved_plan(paths):
         raise UsageError("--target limits a plan made from files; a saved plan is applied exactly as it was saved. "
@@ -201,7 +204,7 @@ def apply(paths: Sequence[Path], options: ConnectionOptions, *, auto_approve: bo
     if saved is not None:
         options = ConnectionOptions(**{**options.__dict__, "server": options.server or saved.server,
                                        "site": options.site if options.site is not None else saved.site})
-    settings = resolve_settings(options, desired)
+    settings = resolve_settings(options, desired, warn=output.warn)
     if move_strategy == "vizportal":  # refused before anything is read or written
         require_password_credentials(settings, VIZPORTAL_FEATURE)
         require_server_flavor(saved.flavor if saved is not None else desired.flavor if desired else None,
@@ -348,7 +351,8 @@ def _strategy_note(strategy: str, moves: int) -> str:
         return (f"Server move strategy: vizportal. The {count} (~>) will be made in place with Vizportal's "
                 "setExtractTasksSchedule, one call per target schedule: each task keeps its id and history.\n"
                 f"Warning: {UNSUPPORTED}")
-    return (f"Server move strategy: rest. Each of the {count} (~>) creates the task on its new schedule, then "
+    each = "The task move" if moves == 1 else f"Each of the {count}"
+    return (f"Server move strategy: rest. {each} (~>) creates the task on its new schedule, then "
             "deletes the old one: the task gets a new id and its history is not kept "
             "(--server-move-strategy vizportal moves tasks in place).")
 
@@ -372,7 +376,7 @@ def _execute(plan: Plan, writer: Writer, schedule_ids: dict[str, str], paralleli
         return apply_plan(plan, writer, schedule_ids=schedule_ids, parallelism=parallelism, journal=journal,
                           on_outcome=note, mover=mover, stop=stop)
     columns = (TextColumn("Applying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-               TextColumn("{task.description}"))
+               TextColumn("{task.description}", markup=False))
     with Progress(*columns, console=output.err, transient=True) as progress:
         bar = progress.add_task("", total=len(plan.changes))
 
@@ -389,8 +393,9 @@ _REFUSALS = {"429", "503", "429000", "503000"}
 def _report_problems(result: ApplyResult, output: Output) -> None:
     for outcome in [*result.failed, *result.skipped]:
         code = f" [{outcome.code}]" if outcome.code else ""
-        output.err.print(f"[red]{outcome.status}[/red]{code} {outcome.address}: {outcome.detail}", markup=True,
-                         highlight=False)
+        # Addresses and details carry names (`[datasource "x"]`, "[/x]"): printed as text, never as markup.
+        line = Text.assemble((outcome.status, "red"), f"{code} {outcome.address}: {outcome.detail}")
+        output.err.print(line, highlight=False)
 
 
 def _report(result: ApplyResult, output: Output, journal: Path | None, attempts: int) -> int:

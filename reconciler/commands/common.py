@@ -6,13 +6,14 @@ import os
 import re
 import sys
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from rich.console import Console
+from rich.markup import escape
 
 from reconciler.commands.options import ConnectionOptions
 from reconciler.errors import UsageError
@@ -20,8 +21,13 @@ from reconciler.model import DesiredState
 from reconciler.tableau.connect import ConnectionSettings, credentials_from_env, normalise_server_url
 from reconciler.tableau.transport import RetryPolicy
 
-__all__ = ["ConnectionOptions", "Output", "atomic_write", "resolve_settings"]
+__all__ = ["ConnectionOptions", "Output", "announce_files", "atomic_write", "check_output_path", "plain_console",
+           "resolve_settings"]
 
+#: How many file names plan and drift list before "and N more".
+FILES_SHOWN = 20
+#: The site variable (an empty value is the Default site).
+SITE_VAR = "TABLEAU_SITE"
 #: Seconds to wait for each answer from the server (default 120).
 TIMEOUT_VAR = "RECONCILER_HTTP_TIMEOUT"
 #: First backoff between retries, in seconds (default 0.25, doubling per try); for tests.
@@ -43,7 +49,12 @@ def _seconds(env: Mapping[str, str], name: str, default: float, most: float) -> 
     return value
 
 
+_API_VERSION = re.compile(r"^[0-9]+\.[0-9]+$")
 _HOST = re.compile(r"^([0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*|[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?)$")
+
+
+def _site_name(site: str) -> str:
+    return "the Default site (\"\")" if site == "" else repr(site)
 
 
 def server_url(text: str) -> str:
@@ -58,20 +69,50 @@ def server_url(text: str) -> str:
         host = parts.hostname or ""
     except ValueError:
         host, port = "", None
-    if not _HOST.match(host) or (port is not None and not 0 < port < 65536) or parts.query or parts.fragment:
+    if not _HOST.match(host) or (port is not None and not 0 < port < 65536) or parts.query:
         raise UsageError(f"{text!r} is not a Tableau server URL: give it like https://tableau.example.com "
                          "(--server or TABLEAU_SERVER, or server: in the file).")
+    _refuse_pasted_path(text, parts.path, parts.fragment, f"{parts.scheme}://{parts.netloc}")
     return url
 
 
+def _refuse_pasted_path(text: str, path: str, fragment: str, root: str) -> None:
+    """A URL copied from the browser or an API call (``/#/site/finance``, ``/t/finance``, ``/api/3.25``): TSC
+    would add ``/api/...`` after it and the server would answer 404 to a request nobody meant."""
+    pasted = f"{path}#{fragment}" if fragment else path
+    if not pasted.strip("/"):
+        return
+    site = re.search(r"(?:^|/)(?:t|site)/([^/#?]+)", pasted)
+    if site:
+        hint = f"and the site separately: --site {site.group(1)} (or TABLEAU_SITE, or site: in the file)"
+    elif re.search(r"(?:^|/)api(?:/|$)", pasted):
+        hint = "without /api/...: reconciler asks the server for its REST API version (pin one with --api-version)"
+    else:
+        hint = "with no path after the host name"
+    raise UsageError(f"{text!r} has a path ({pasted!r}): give the server's address only, {root}, {hint}.")
+
+
 def resolve_settings(options: ConnectionOptions, desired: DesiredState | None = None,
-                     env: Mapping[str, str] | None = None) -> ConnectionSettings:
-    """Connection settings from the flags (typer already folded in TABLEAU_SERVER/TABLEAU_SITE), else the files."""
+                     env: Mapping[str, str] | None = None,
+                     warn: Callable[[str], None] | None = None) -> ConnectionSettings:
+    """Connection settings from the flags (typer already folded in TABLEAU_SERVER/TABLEAU_SITE), else the files.
+
+    ``TABLEAU_SITE=""`` names the Default site exactly as ``--site ""`` does (click drops an empty variable, so it
+    is read here). A flag or variable that overrides the file's ``site:`` is said through ``warn``.
+    """
+    environment = os.environ if env is None else env
     server = options.server or (desired.server if desired else None)
     if not server:
         raise UsageError("No Tableau server given. Pass --server URL, set TABLEAU_SERVER, or put server: in the file.")
-    site = options.site if options.site is not None else (desired.site if desired and desired.site is not None else "")
-    environment = os.environ if env is None else env
+    given = options.site if options.site is not None else environment.get(SITE_VAR)
+    from_file = desired.site if desired is not None else None
+    site = given if given is not None else (from_file if from_file is not None else "")
+    if given is not None and from_file is not None and given != from_file and warn is not None:
+        warn(f"--site/{SITE_VAR} {_site_name(given)} overrides the files' site: {_site_name(from_file)}; this run "
+             f"reads and writes {_site_name(given)}.")
+    if options.api_version is not None and not _API_VERSION.match(options.api_version):
+        raise UsageError(f"--api-version {options.api_version!r} is not a REST API version: give it like 3.21, or "
+                         "leave it out to use the server's own.")
     tuning: dict[str, Any] = {}
     timeout = _seconds(environment, TIMEOUT_VAR, 120.0, 3600.0)
     if timeout is not None:
@@ -94,14 +135,22 @@ def resolve_settings(options: ConnectionOptions, desired: DesiredState | None = 
     )
 
 
+def plain_console(stderr: bool = False) -> Console:
+    """A console that honours ``NO_COLOR`` fully (https://no-color.org): no colour, and no bold or any other
+    escape code either (rich's own ``no_color`` drops colours but keeps bold)."""
+    no_color = bool(os.environ.get("NO_COLOR"))
+    if no_color:
+        return Console(stderr=stderr, highlight=False, soft_wrap=True, no_color=True, color_system=None)
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
 class Output:
     """Consoles for one command: results on stdout, progress and notes on stderr."""
 
     def __init__(self, quiet: bool = False) -> None:
         self.quiet = quiet
-        no_color = bool(os.environ.get("NO_COLOR"))
-        self.out = Console(highlight=False, soft_wrap=True, no_color=no_color)
-        self.err = Console(stderr=True, highlight=False, soft_wrap=True, no_color=no_color)
+        self.out = plain_console()
+        self.err = plain_console(stderr=True)
 
     @property
     def color(self) -> bool:
@@ -109,14 +158,16 @@ class Output:
 
     @property
     def interactive(self) -> bool:
-        return self.err.is_terminal and not self.quiet
+        # Spinners and progress bars move the cursor with escape codes: none under NO_COLOR.
+        return self.err.is_terminal and not self.quiet and not self.err.no_color
 
     def note(self, message: str) -> None:
         if not self.quiet:
             self.err.print(message, markup=False)
 
     def warn(self, message: str) -> None:
-        self.err.print(f"[bold yellow]Warning:[/bold yellow] {message}", markup=True)
+        # The message carries names from the files and the site: never read as markup ("[/x]" would crash).
+        self.err.print(f"[bold yellow]Warning:[/bold yellow] {escape(message)}", markup=True)
 
     def result(self, text: str) -> None:
         """Print rendered output (already formatted) on stdout, without rich markup processing."""
@@ -132,11 +183,33 @@ class Output:
             yield
 
 
+def check_output_path(path: Path, flag: str) -> None:
+    """Refuse, before anything is read or written, a file path that cannot be written: a directory, or a file in a
+    directory that does not exist (reconciler never creates directories: a typo would scatter files)."""
+    path = Path(path)
+    if path.is_dir():
+        raise UsageError(f"{flag} {path} is a directory; give a file path inside it, like {path / 'out.txt'}.")
+    directory = path.parent if str(path.parent) else Path(".")
+    if not directory.is_dir():
+        raise UsageError(f"{flag} {path}: the directory {directory} does not exist (reconciler does not create "
+                         f"directories). Create it first (mkdir -p {directory}) or give another path.")
+
+
+def announce_files(output: Output, desired: DesiredState) -> None:
+    """Say which files were read (a directory that silently reads nothing would plan to prune everything), and
+    the loader's warnings (broken symlinks)."""
+    files = desired.files
+    shown = ", ".join(files[:FILES_SHOWN]) + (f" and {len(files) - FILES_SHOWN} more" if len(files) > FILES_SHOWN
+                                               else "")
+    output.note(f"Read {len(files)} file{'s' if len(files) != 1 else ''}: {shown}")
+    for note in desired.notes:
+        output.warn(note)
+
+
 def atomic_write(path: Path, text: str) -> None:
     """Write a file so that a crash leaves either the old or the new content, never half of it."""
     path = Path(path)
     directory = path.parent if str(path.parent) else Path(".")
-    directory.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:

@@ -17,9 +17,11 @@ from importlib import resources
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.rule import Rule
 
 from reconciler.commands.apply import apply
+from reconciler.commands.common import plain_console
 from reconciler.commands.drift import drift
 from reconciler.commands.options import ConnectionOptions
 from reconciler.commands.plan import plan
@@ -72,7 +74,7 @@ def _run(narrator: _Narrator, action: Callable[[], int], meanings: dict[int, str
     try:
         code = action()
     except ReconcilerError as error:
-        narrator.console.print(f"[bold red]Error:[/bold red] {error}", markup=True, highlight=False)
+        narrator.console.print(f"[bold red]Error:[/bold red] {escape(str(error))}", markup=True, highlight=False)
         code = error.exit_code
     narrator.exit_code(code, meanings.get(code, "error"))
     return code
@@ -92,7 +94,7 @@ def _out_of_band_change(url: str) -> str:
 
 
 def demo(job_seconds: float = 1.5) -> int:
-    console = Console(highlight=False)
+    console = plain_console()
     narrator = _Narrator(console)
     started = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix="reconciler-demo-"))

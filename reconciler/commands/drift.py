@@ -5,7 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from reconciler.commands.common import ConnectionOptions, Output, atomic_write, resolve_settings
+from reconciler.commands.common import (
+    ConnectionOptions,
+    Output,
+    atomic_write,
+    check_output_path,
+    resolve_settings,
+)
 from reconciler.commands.plan import read_and_plan
 from reconciler.errors import UsageError
 from reconciler.gcpause import gc_paused
@@ -30,9 +36,11 @@ def _drift(paths: Sequence[Path], options: ConnectionOptions, *, fmt: str = "tex
            output_file: Path | None = None, fail_on_unhealthy: bool = False) -> int:
     if fmt not in FORMATS:
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}.")
+    if output_file is not None:
+        check_output_path(output_file, "--output")
     output = Output(options.quiet)
     desired = load_desired(paths)
-    with connect(resolve_settings(options, desired), warn=output.warn) as conn:
+    with connect(resolve_settings(options, desired, warn=output.warn), warn=output.warn) as conn:
         # Not strict: a difference Tableau's REST API cannot reconcile is still drift, reported with why.
         # Details only of the declared schedules: the others are described from the list.
         desired, live, plan = read_and_plan(conn, desired, output, strict=False)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from reconciler import __version__
-from reconciler.commands.common import ConnectionOptions, Output, atomic_write, resolve_settings
+from reconciler.commands.common import ConnectionOptions, Output, atomic_write, check_output_path, resolve_settings
 from reconciler.errors import UsageError
 from reconciler.gcpause import gc_paused
 from reconciler.model import LiveState
@@ -18,6 +18,8 @@ from reconciler.tableau.read import read_site
 
 
 def export(options: ConnectionOptions, *, projects: Sequence[str] = (), output_file: Path | None = None) -> int:
+    if output_file is not None:
+        check_output_path(output_file, "--output")
     # A 100,000-task site is millions of objects and almost no reference cycles: the collector's passes
     # over them cost seconds and free next to nothing (docs/benchmarks.md).
     with gc_paused():

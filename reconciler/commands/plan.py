@@ -6,7 +6,14 @@ import shlex
 from collections.abc import Sequence
 from pathlib import Path
 
-from reconciler.commands.common import ConnectionOptions, Output, atomic_write, resolve_settings
+from reconciler.commands.common import (
+    ConnectionOptions,
+    Output,
+    announce_files,
+    atomic_write,
+    check_output_path,
+    resolve_settings,
+)
 from reconciler.errors import UsageError
 from reconciler.gcpause import gc_paused
 from reconciler.model import DesiredState, LiveState
@@ -32,7 +39,10 @@ def read_and_plan(conn: Connection, desired: DesiredState, output: Output, targe
     with output.status(f"Reading {conn.settings.server} ..."):
         live = read_site(conn, desired, flavor=desired.flavor, schedule_details=details)
     desired = for_flavor(desired, live.flavor)
-    return desired, live, make_plan(desired, live, targets, server_moves=move_strategy, strict=strict)
+    made = make_plan(desired, live, targets, server_moves=move_strategy, strict=strict)
+    # Which files were read, before the plan: a directory that silently read nothing would plan to prune all.
+    announce_files(output, desired)
+    return desired, live, made
 
 
 def describe_gaps(live: LiveState, gaps: Sequence[PermissionGap], outcome: str) -> str:
@@ -59,9 +69,11 @@ def _plan(paths: Sequence[Path], options: ConnectionOptions, *, out: Path | None
     if fmt not in FORMATS:
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}.")
     check_move_strategy(move_strategy)
+    if out is not None:
+        check_output_path(out, "--out")
     output = Output(options.quiet)
     desired = load_desired(paths)
-    with connect(resolve_settings(options, desired), warn=output.warn) as conn:
+    with connect(resolve_settings(options, desired, warn=output.warn), warn=output.warn) as conn:
         _, live, result = read_and_plan(conn, desired, output, targets, move_strategy=move_strategy)
     if fmt == "json":
         output.result(render_plan_json(result))

@@ -13,7 +13,7 @@ __all__ = ["validate"]
 
 
 def validate(paths: Sequence[str | Path], flavor: str | None = None, quiet: bool = False,
-             each: bool = False) -> int:
+             each: bool = False, configs: Sequence[str | Path] = ()) -> int:
     """Load and check ``paths``; print a one-line summary and return 0, or raise DesiredStateInvalid.
 
     Normally all paths form one configuration (one site). With ``each``, every path is a configuration
@@ -22,6 +22,8 @@ def validate(paths: Sequence[str | Path], flavor: str | None = None, quiet: bool
     """
     if flavor is not None and flavor not in ("server", "cloud"):
         raise UsageError(f"--flavor must be server or cloud, not {flavor!r}.")
+    if configs:
+        paths, each = _owning(paths, configs), True
     if not each:
         summary = _summary(load_desired(paths, flavor=flavor))
         if not quiet:
@@ -39,6 +41,29 @@ def validate(paths: Sequence[str | Path], flavor: str | None = None, quiet: bool
     if problems:
         raise DesiredStateInvalid(problems)
     return 0
+
+
+def _owning(paths: Sequence[str | Path], configs: Sequence[str | Path]) -> list[str | Path]:
+    """Each ``--config`` that holds one of ``paths`` (whole), and the paths no ``--config`` holds (as given).
+
+    pre-commit passes only the changed files; a file that uses a schedule declared in another file of its
+    configuration must be checked with the whole configuration, not alone.
+    """
+    roots = [Path(c) for c in configs]
+    for root in roots:
+        if not root.exists():
+            raise UsageError(f"--config {root}: no such file or directory. Give the directory (or file) that "
+                             "plan reads as one configuration, like --config tableau/.")
+    chosen: list[str | Path] = []
+    alone: list[str | Path] = []
+    for path in paths:
+        real = Path(path).resolve()
+        owner = next((root for root in roots if real == root.resolve() or root.resolve() in real.parents), None)
+        if owner is None:
+            alone.append(path)
+        elif owner not in chosen:
+            chosen.append(owner)
+    return [*chosen, *alone]
 
 
 def _summary(desired: DesiredState) -> str:

@@ -12,6 +12,7 @@ closed without an answer, `slow_rate` → the answer comes `slow_ms` late) apply
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import random
 import re
@@ -309,9 +310,13 @@ class Emulator:
                 self.store.token_ttl = token_ttl
 
     def start(self) -> Emulator:
-        """Bind and serve in a background thread."""
-        self._server = make_server(self.config.host, self.config.port, self.app, threaded=True,
-                                   request_handler=_QuietHandler)
+        """Bind and serve in a background thread; OSError when the address cannot be bound (port in use)."""
+        _probe(self.config.host, self.config.port)
+        try:
+            self._server = make_server(self.config.host, self.config.port, self.app, threaded=True,
+                                       request_handler=_QuietHandler)
+        except SystemExit as error:  # werkzeug prints and exits on a bind error the probe did not foresee
+            raise OSError(errno.EADDRINUSE, f"cannot bind {self.config.host}:{self.config.port}") from error
         server = self._server
         self._thread = threading.Thread(target=lambda: server.serve_forever(poll_interval=0.005),
                                         name="tableau-emulator", daemon=True)
@@ -344,6 +349,17 @@ def _check_faults(config: EmulatorConfig) -> None:
         raise ValueError("latency_ms and slow_ms must not be negative")
     if config.fault_scope not in FAULT_SCOPES:
         raise ValueError(f"fault_scope must be 'all' or 'writes', not {config.fault_scope!r}")
+
+
+def _probe(host: str, port: int) -> None:
+    """Bind the address once, as werkzeug will (SO_REUSEADDR), so that a port in use is an OSError here rather
+    than werkzeug's own message and sys.exit."""
+    if port == 0:
+        return
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
 
 
 def serve(config: EmulatorConfig) -> int:

@@ -221,7 +221,7 @@ def _unhealthy(
                 n = used[schedule.name]
                 out.append(DriftEntry(
                     "unhealthy", address,
-                    f"suspended: {n} managed task{'s' if n != 1 else ''} on it do not run", None,
+                    f"suspended: {n} managed task{' on it does' if n == 1 else 's on it do'} not run", None,
                     object=address if schedule.name in declared else None,
                 ))
     deliberately_empty = {

@@ -14,7 +14,7 @@ from .context import Context, Draft, jsonable
 from .encryption import plan_encryption
 from .fingerprint import fingerprint, observe
 from .policy import check_protect, select_targets
-from .resolve import resolve_extracts
+from .resolve import check_scope, resolve_extracts
 from .schedules import plan_schedules
 from .tasks import plan_tasks, prune_tasks
 from .types import FORMAT_VERSION, KINDS, Action, Plan, ResourceChange
@@ -46,6 +46,7 @@ def make_plan(desired: DesiredState, live: LiveState, targets: Sequence[str] = (
 
 def _make_plan(desired: DesiredState, live: LiveState, targets: Sequence[str], server_moves: str,
                strict: bool) -> Plan:
+    check_scope(desired, live)
     ctx = Context(desired, live, resolve_extracts(desired, live), server_moves=server_moves, strict=strict)
     encryption = plan_encryption(ctx)
     tasks = plan_tasks(ctx)

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import difflib
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from reconciler.errors import PlanError
-from reconciler.model import DesiredState, Extract, Item, LiveState, Source
+from reconciler.model import DesiredState, Extract, Item, ItemRef, LiveState, Source, describe_item, match_ref
 
 __all__ = [
     "Managed",
+    "ambiguous",
+    "check_scope",
     "did_you_mean",
     "in_scope",
     "resolve_extracts",
@@ -38,13 +41,47 @@ def suggest(word: str, candidates: Iterable[str], limit: int = 3) -> list[str]:
     return matches
 
 
-def did_you_mean(matches: Sequence[str]) -> str:
-    """`` Did you mean "a", "b" or "c"?`` (empty when there is nothing to suggest)."""
+def did_you_mean(matches: Sequence[str], typed: str | None = None) -> str:
+    """`` Did you mean "a", "b" or "c"?`` (empty when there is nothing to suggest).
+
+    A match that would print like ``typed`` (it differs only in Unicode normalisation, invisible characters or
+    spaces at the ends) is shown with escapes, ``"Cafe\\u0301"``, and said to differ, so that nobody is told
+    "X does not exist; did you mean X?".
+    """
     if not matches:
         return ""
+    quoted = [_visible(m) if typed is not None and _looks_alike(m, typed) else f'"{m}"' for m in matches]
+    if typed is not None and any(_looks_alike(m, typed) for m in matches):
+        alike = _visible(typed)
+        listed = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
+        return (f" Did you mean {listed}? Names are compared exactly: the file says {alike}, which differs in "
+                "characters that look the same (Unicode normalisation, invisible characters or spaces).")
     quoted = [f'"{m}"' for m in matches]
     listed = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
     return f" Did you mean {listed}?"
+
+
+def _looks_alike(a: str, b: str) -> bool:
+    return a != b and _skeleton(a) == _skeleton(b)
+
+
+def _skeleton(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text)
+    return "".join(ch for ch in text if unicodedata.category(ch) not in ("Cf", "Mn", "Zs") and not ch.isspace())
+
+
+def _visible(text: str) -> str:
+    """A name in double quotes with everything but printable ASCII escaped (``"Cafe\\u0301 "``)."""
+    return '"' + text.encode("ascii", "backslashreplace").decode("ascii").replace('"', '\\"') + '"' + (
+        " (with spaces at the ends)" if text != text.strip() else "")
+
+
+def ambiguous(ref: ItemRef, found: Sequence[Item]) -> str:
+    """The refusal of a path that names more than one item (a "/" inside a project or item name)."""
+    listed = "; ".join(describe_item(item) for item in sorted(found, key=lambda i: (i.project, i.name, i.id)))
+    return (f'{ref.kind} "{ref.path}" is ambiguous: a "/" inside a project or item name makes it name '
+            f"{len(found)} items: {listed}. Nothing was planned. Name the one you mean exactly, with "
+            "{project: [parts...], name: ...} (each project part given whole) or {id: LUID}.")
 
 
 def site_label(live: LiveState) -> str:
@@ -67,17 +104,26 @@ def resolve_extracts(desired: DesiredState, live: LiveState) -> tuple[Managed, .
     Raises one PlanError listing every unknown item (with up to 3 close matches each) and every item
     declared twice under different names (a path and a LUID).
     """
-    by_id = {(item.kind, item.id): item for item in live.items}
-    by_path = {(item.kind, item.path): item for item in live.items}
+    by_id: dict[tuple[str, str], list[Item]] = {}
+    by_path: dict[tuple[str, str], list[Item]] = {}
+    for item in live.items:
+        by_id.setdefault((item.kind, item.id), []).append(item)
+        by_path.setdefault((item.kind, item.path), []).append(item)
     resolved: list[Managed] = []
     problems: list[tuple[str, str]] = []
     seen: dict[tuple[str, str], Extract] = {}
     for extract in desired.extracts:
         ref = extract.ref
-        item = by_id.get((ref.kind, ref.id)) if ref.id is not None else by_path.get((ref.kind, ref.path))
-        if item is None:
+        # match_ref is the one resolver (refresh uses it too); the index only narrows what it looks at.
+        pool = by_id.get((ref.kind, ref.id), []) if ref.id is not None else by_path.get((ref.kind, ref.path), [])
+        found = match_ref(ref, pool)
+        if len(found) > 1:
+            problems.append((_sort_key(extract.source), where(extract.source) + ambiguous(ref, found)))
+            continue
+        if not found:
             problems.append((_sort_key(extract.source), _unknown(extract, live)))
             continue
+        item = found[0]
         first = seen.get((item.kind, item.id))
         if first is not None:
             problems.append((
@@ -94,6 +140,24 @@ def resolve_extracts(desired: DesiredState, live: LiveState) -> tuple[Managed, .
     return tuple(resolved)
 
 
+def check_scope(desired: DesiredState, live: LiveState) -> None:
+    """Every ``policy.scope`` project must be a project of the site, compared exactly: a scope that matches
+    nothing ("sales" for "Sales") would manage nothing, prune nothing and report 100% coverage."""
+    paths = {project.path for project in live.projects} | {item.project for item in live.items}
+    known = {path[:n] for path in paths for n in range(1, len(path) + 1)}
+    missing = [root for root in desired.policy.scope if root not in known]
+    if not missing:
+        return
+    names = sorted("/".join(path) for path in known)
+    lines = []
+    for root in missing:
+        text = "/".join(root)
+        lines.append(f'policy.scope names the project "{text}", which is not on {site_label(live)} (project paths '
+                     f'are compared exactly, case included).{did_you_mean(suggest(text, names), text)}')
+    raise PlanError("\n".join(lines) + "\nNothing was planned: a scope that matches nothing would manage nothing "
+                    "and report full coverage. Fix the project path in policy.scope.")
+
+
 def _sort_key(source: Source | None) -> str:
     return "" if source is None else f"{source.file}\0{source.line:09d}\0{source.column:09d}"
 
@@ -103,5 +167,5 @@ def _unknown(extract: Extract, live: LiveState) -> str:
     if ref.name is None:
         return f'{where(extract.source)}{ref.kind} with id "{ref.id}" does not exist on {site_label(live)}.'
     paths = [item.path for item in live.items if item.kind == ref.kind]
-    hint = did_you_mean(suggest(ref.path, paths))
+    hint = did_you_mean(suggest(ref.path, paths), ref.path)
     return f'{where(extract.source)}{ref.kind} "{ref.path}" does not exist on {site_label(live)}.{hint}'

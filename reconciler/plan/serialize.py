@@ -208,6 +208,12 @@ def plan_from_json(text: str) -> Plan:
     version = r.text("format_version")
     if _version_tuple(version)[:1] > _version_tuple(FORMAT_VERSION)[:1]:
         made_by = data.get("reconciler_version")
+        if made_by == reconciler.__version__:
+            raise PlanError(
+                f"The saved plan says plan format {version}, which this reconciler {made_by} (format "
+                f"{FORMAT_VERSION}) never writes although the plan names this very version: the file was edited. "
+                "Make a new plan with `reconciler plan --out`."
+            )
         by = f" {made_by}" if isinstance(made_by, str) else ""
         raise PlanError(
             f"The saved plan was made by a newer reconciler{by} (plan format {version}; this reconciler "

@@ -8,7 +8,12 @@ from reconciler.plan import BUCKETS, Action, DriftReport, Plan, ResourceChange
 
 from ._format import NO_CHANGES, NO_DRIFT, action_words, ordered_items, site_title, summary_line, value
 
-__all__ = ["render_drift_markdown", "render_plan_markdown"]
+__all__ = ["COMMENT_LIMIT", "render_drift_markdown", "render_plan_markdown"]
+
+#: GitHub refuses a pull-request comment longer than 65,536 characters; the rendering stays well under it, so a
+#: workflow may add a line or two around it.
+COMMENT_LIMIT = 65_536
+_BUDGET = COMMENT_LIMIT - 4_096
 
 _ACTION_ORDER = (Action.CREATE, Action.MOVE, Action.UPDATE, Action.REPLACE, Action.DELETE)
 
@@ -69,17 +74,42 @@ def render_plan_markdown(plan: Plan) -> str:
     warnings = [f"{_code(c.address)}: {w}" for c in plan.changes for w in c.warnings] + list(plan.warnings)
     if plan.exceeds_max_deletes:
         warnings.append(f"{plan.delete_count} deletes exceed policy.max_deletes ({plan.max_deletes}).")
+    blocks: list[list[str]] = []
     if warnings:
-        out += _quote_block("Warnings", warnings)
-    for change in plan.changes:
-        out += _details(change)
+        blocks.append(_quote_block("Warnings", warnings))
+    blocks += [_details(change) for change in plan.changes]
     if plan.unmanaged:
         n = len(plan.unmanaged)
-        out += [f"<details><summary>{n} unmanaged object{'s' if n != 1 else ''} (in scope, not declared; "
-                "deleted only with <code>policy.prune: true</code>)</summary>", ""]
-        out += [f"- {_code(u.address)}: {_cell(u.detail)}" for u in plan.unmanaged]
-        out += ["", "</details>", ""]
-    return "\n".join(out).rstrip("\n") + "\n"
+        blocks.append([f"<details><summary>{n} unmanaged object{'s' if n != 1 else ''} (in scope, not declared; "
+                       "deleted only with <code>policy.prune: true</code>)</summary>", ""])
+        blocks += [[f"- {_code(u.address)}: {_cell(u.detail)}"] for u in plan.unmanaged]
+        blocks.append(["", "</details>", ""])
+    return _fit(out, blocks, "plan", "`reconciler plan --out plan.json` (or `--format text`)")
+
+
+def _fit(head: list[str], blocks: list[list[str]], what: str, full: str) -> str:
+    """``head`` then as many whole ``blocks`` as fit under the comment limit; when some do not, a note says how
+    many were left out and where the whole report is. Open ``<details>`` are closed."""
+    text = "\n".join(head)
+    size = len(text)
+    kept: list[str] = []
+    shown = 0
+    for block in blocks:
+        piece = "\n" + "\n".join(block)
+        if size + len(piece) > _BUDGET:
+            break
+        kept.append(piece)
+        size += len(piece)
+        shown += 1
+    if shown == len(blocks):
+        return (text + "".join(kept)).rstrip("\n") + "\n"
+    body = text + "".join(kept)
+    if body.count("<details>") > body.count("</details>"):
+        body += "\n\n</details>"
+    note = (f"\n\n> **Truncated:** this {what} is too long for a pull-request comment "
+            f"({COMMENT_LIMIT:,} characters); {len(blocks) - shown} of its {len(blocks)} sections are left out. "
+            f"The full {what} is in the job's artifact: {full}.\n")
+    return body.rstrip("\n") + note
 
 
 def render_drift_markdown(report: DriftReport) -> str:
@@ -93,13 +123,14 @@ def render_drift_markdown(report: DriftReport) -> str:
     out += [f"| {bucket} | {report.counts[bucket]} |" for bucket in BUCKETS]
     out += ["", f"Coverage: **{report.coverage_percent:.1f}%** ({report.managed_tasks} of "
             f"{report.tasks_in_scope} tasks in scope are managed).", ""]
+    blocks: list[list[str]] = []
     for bucket in BUCKETS:
         entries = [e for e in report.entries if e.bucket == bucket]
         if not entries:
             continue
-        out += [f"<details><summary>{bucket.capitalize()} ({len(entries)})</summary>", ""]
-        out += ["| Object | Detail | Declared at |", "| --- | --- | --- |"]
-        out += [f"| {_cell(_code(e.address))} | {_cell(e.detail)} | {_code(e.source) if e.source else ''} |"
-                for e in entries]
-        out += ["", "</details>", ""]
-    return "\n".join(out).rstrip("\n") + "\n"
+        blocks.append([f"<details><summary>{bucket.capitalize()} ({len(entries)})</summary>", "",
+                       "| Object | Detail | Declared at |", "| --- | --- | --- |"])
+        blocks += [[f"| {_cell(_code(e.address))} | {_cell(e.detail)} | {_code(e.source) if e.source else ''} |"]
+                   for e in entries]
+        blocks.append(["", "</details>", ""])
+    return _fit(out, blocks, "drift report", "`reconciler drift --format json --output drift.json`")

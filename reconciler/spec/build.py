@@ -160,12 +160,14 @@ class _Builder:
             return ItemRef(kind, project=project, name=name)
         if "id" in value:
             return ItemRef(kind, id=value["id"].strip())
-        project = tuple(part.strip() for part in value["project"].split("/"))
-        if not all(project):
+        given = value["project"]
+        # A list gives the parts exactly (a project named "A/B" is ["A/B"]); a string is split at each "/".
+        project = tuple(given) if isinstance(given, list) else tuple(given.split("/"))
+        if not all(part.strip() for part in project):
             self.problem(self.loc.value((*path, "project")),
-                         f"the project path {value['project']!r} has an empty part; write it as \"Sales/EMEA\".")
+                         f"the project path {given!r} has an empty part; write it as \"Sales/EMEA\".")
             return None
-        return ItemRef(kind, project=project, name=value["name"])
+        return ItemRef(kind, project=project, name=value["name"], as_path=False)
 
     def task(self, body: dict[str, Any], path: PathKey, owner: str) -> RefreshTask | None:
         source = self.loc.value(path)

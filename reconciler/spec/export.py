@@ -38,6 +38,8 @@ class _FastDumper(yaml.CSafeDumper):
 
 
 def _represent_str(dumper: yaml.SafeDumper | yaml.CSafeDumper, value: str) -> yaml.ScalarNode:
+    # Every string of the file goes through ${VAR} replacement on load: a name holding "${" is written "$${".
+    value = value.replace("${", "$${")
     style = '"' if _TIME.match(value) else None
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
@@ -75,8 +77,11 @@ def _in_projects(item: Item, projects: Sequence[tuple[str, ...]]) -> bool:
 
 
 def _reference(item: Item) -> Any:
-    if "/" in item.name or any("/" in part for part in item.project) or not item.project:
+    """The path string when it names this item and nothing else; else the exact parts, or the id."""
+    if not item.project:
         return {"id": item.id}
+    if "/" in item.name or any("/" in part for part in item.project):
+        return {"project": list(item.project), "name": item.name}
     return item.path
 
 

@@ -43,7 +43,8 @@ def load_desired(paths: Sequence[str | Path], flavor: str | None = None,
 
 def _load(paths: Sequence[str | Path], flavor: str | None, env: Mapping[str, str] | None) -> DesiredState:
     problems: list[Problem] = []
-    files = collect_files(paths, problems)
+    notes: list[str] = []
+    files = collect_files(paths, problems, notes)
     hook = interpolator(os.environ if env is None else env)
     parsed: list[ParsedFile] = []
     for path, name in files:
@@ -65,7 +66,7 @@ def _load(paths: Sequence[str | Path], flavor: str | None, env: Mapping[str, str
         raise DesiredStateInvalid(problems)
     if desired.flavor is not None:
         desired = _for_flavor(desired, desired.flavor, places)
-    return desired
+    return replace(desired, notes=tuple(notes)) if notes else desired
 
 
 def for_flavor(desired: DesiredState, flavor: str) -> DesiredState:
@@ -101,8 +102,15 @@ def _server_tasks(desired: DesiredState) -> DesiredState:
     return replace(desired, extracts=extracts)
 
 
-def collect_files(paths: Sequence[str | Path], problems: list[Problem]) -> list[tuple[Path, str]]:
-    """The files to read, as (path, name for messages), in order; missing paths become problems."""
+def collect_files(paths: Sequence[str | Path], problems: list[Problem],
+                  notes: list[str] | None = None) -> list[tuple[Path, str]]:
+    """The files to read, as (path, name for messages), in order; missing paths become problems.
+
+    Directories are walked recursively and sorted, following symlinked directories (a layout whose projects
+    folder is a symlink must not read as empty, which would plan to prune every task) but refusing a loop;
+    hidden directories (``.git/``, ``.github/``) are skipped; a broken symlink is a note (a warning).
+    """
+    notes = [] if notes is None else notes
     out: list[tuple[Path, str]] = []
     seen: set[Path] = set()
     if not paths:
@@ -110,13 +118,17 @@ def collect_files(paths: Sequence[str | Path], problems: list[Problem]) -> list[
     for given in paths:
         path = Path(given)
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.suffix.lower() in _SUFFIXES and p.is_file())
+            found = _walk(path, problems, notes)
             if not found:
                 problems.append(Problem(Source(_display(path), 1, 1),
                                         "this directory holds no *.yaml or *.yml files."))
             candidates = found
         elif path.is_file():
             candidates = [path]
+        elif path.is_symlink():
+            problems.append(Problem(None, f"{_display(path)}: a broken symlink (it points at "
+                                          f"{os.readlink(path)}, which does not exist)."))
+            continue
         else:
             problems.append(Problem(None, f"{_display(path)}: no such file or directory."))
             continue
@@ -126,6 +138,42 @@ def collect_files(paths: Sequence[str | Path], problems: list[Problem]) -> list[
                 seen.add(key)
                 out.append((candidate, _display(candidate)))
     return out
+
+
+def _walk(root: Path, problems: list[Problem], notes: list[str]) -> list[Path]:
+    """Every *.yaml/*.yml under ``root``, sorted, through symlinked directories, without hidden ones."""
+    found: list[Path] = []
+    ancestors: list[Path] = []
+
+    def visit(directory: Path) -> None:
+        real = directory.resolve()
+        if real in ancestors:
+            problems.append(Problem(Source(_display(directory), 1, 1),
+                                    f"a symlink loop: this directory leads back to {_display(real)}; remove the "
+                                    "link or name the files to read."))
+            return
+        ancestors.append(real)
+        try:
+            entries = sorted(directory.iterdir())
+        except OSError as error:
+            problems.append(Problem(Source(_display(directory), 1, 1),
+                                    f"cannot list this directory: {error.strerror or error}."))
+            entries = []
+        for entry in entries:
+            if entry.is_dir():
+                if entry.name.startswith("."):
+                    continue  # .git/, .github/: never configuration
+                visit(entry)
+            elif entry.is_file():
+                if entry.suffix.lower() in _SUFFIXES:
+                    found.append(entry)
+            elif entry.is_symlink():
+                notes.append(f"{_display(entry)} is a broken symlink (it points at {os.readlink(entry)}); "
+                             "it was not read.")
+        ancestors.pop()
+
+    visit(root)
+    return found
 
 
 def _display(path: Path) -> str:

@@ -116,7 +116,7 @@ def _hint(suggestion: str) -> str:
 
 
 def _project_path(text: str) -> tuple[str, ...]:
-    return tuple(part.strip() for part in text.split("/") if part.strip())
+    return tuple(part for part in text.split("/") if part)  # exact: "sales" is not "Sales", " Sales" is not either
 
 
 def _show(value: Any) -> str:

@@ -69,7 +69,11 @@ def check_schema(data: Any, locator: Locator) -> list[tuple[PathKey, Problem]]:
 
 def suggest(word: str, options: Any) -> str:
     """``; did you mean "frequency"?`` or ``""``."""
-    close = difflib.get_close_matches(word, [str(o) for o in options], n=1, cutoff=0.6)
+    pool = [str(o) for o in options]
+    # Case first: "TUESDAY" is "tuesday", though difflib scores it low.
+    same = [o for o in pool if o.lower() == word.lower()]
+    lowered = {o.lower(): o for o in pool}
+    close = same or [lowered[m] for m in difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.6)]
     return f'; did you mean "{close[0]}"?' if close else ""
 
 

@@ -268,6 +268,11 @@ class _Converter:
                 self._problem(key_node, "a key must be plain text, not a list or a mapping.")
                 continue
             key = key_node.value
+            if "$" in key and key_node.tag == _STR:  # `${TEAM} Nightly:` names a schedule too
+                try:
+                    key = self.hook(key)
+                except ValueError as error:
+                    self._problem(key_node, str(error))
             if key in seen:
                 first = seen[key].start_mark
                 self._problem(key_node, f"duplicate key {key!r}: it is already set at line {first.line + 1}, "
@@ -300,10 +305,13 @@ class _Converter:
             self._problem(node, str(error))
             return value
         if not node.style and _WHOLE_REF.match(value):
-            # `max_deletes: ${MAX}`: a plain scalar that is only a reference gets the type of its value.
-            tag = _Loader.resolve(_Loader, ScalarNode, text, (True, False))
-            if tag != _STR:
-                return self._typed(ScalarNode(tag, text, node.start_mark, node.end_mark))
+            # `max_deletes: ${MAX}`: a plain scalar that is only a reference is a number or a boolean when its
+            # value is one written plainly (25, true); anything else stays the text it was: `start: ${START}`
+            # with START=0200 is "0200", never YAML 1.1's octal 128 nor 200.
+            if _PLAIN_INT.match(text):
+                return int(text)
+            if text in ("true", "false"):
+                return text == "true"
         return text
 
     def _typed(self, node: ScalarNode) -> Any:
@@ -326,4 +334,5 @@ class _Converter:
         return value
 
 
+_PLAIN_INT = re.compile(r"^(0|-?[1-9][0-9]*)$")
 _WHOLE_REF = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*\}$")

@@ -26,6 +26,7 @@ from tableauserverclient.server.endpoint.exceptions import (
     NotSignedInError,
     ServerResponseError,
 )
+from tableauserverclient.server.exceptions import EndpointUnavailableError, ServerInfoEndpointNotFoundError
 
 from reconciler.errors import ReconcilerError, TableauConnectionError, TableauRequestError, UsageError
 from reconciler.tableau.transport import RetryPolicy, TransportHooks, make_session_factory
@@ -181,7 +182,8 @@ class Connection:
             info = self.server.server_info.get()
         except (requests.ConnectionError, requests.Timeout) as error:
             raise TableauConnectionError(_unreachable(settings.server, error)) from error
-        except (ServerResponseError, NonXMLResponseError, InternalServerError) as error:
+        except (ServerResponseError, NonXMLResponseError, InternalServerError, ServerInfoEndpointNotFoundError,
+                EndpointUnavailableError) as error:
             raise TableauConnectionError(
                 f"{settings.server} answered, but not like Tableau: serverInfo failed ({_short(error)}). "
                 "Check --server / TABLEAU_SERVER points at Tableau Server or Tableau Cloud.") from error

@@ -13,6 +13,7 @@ encryption".
 from __future__ import annotations
 
 import difflib
+import json
 import re
 from dataclasses import dataclass
 from urllib.parse import quote
@@ -21,7 +22,7 @@ from xml.etree import ElementTree as ET
 from tableauserverclient.server.endpoint.exceptions import ServerResponseError
 
 from reconciler.errors import ReconcilerError, TableauRequestError
-from reconciler.model import Item, split_path
+from reconciler.model import Item, ItemRef, describe_item, match_ref, split_path
 from reconciler.tableau import wire
 from reconciler.tableau.connect import Connection, translate_error
 from reconciler.tableau.read import PAGE_SIZE, list_all, project_tree
@@ -80,25 +81,52 @@ def find_item(conn: Connection, kind: str, ref: str) -> Item:
         if node is None:
             raise ReconcilerError(f"There is no {label} with id {ref} on this site.")
         return Item(kind, ref, node.get("name", ""), ())
-    project, name = split_path(ref)
-    url = (f"{conn.site_url}/{kind}s?filter=name:eq:{quote(name, safe='')}"
-           f"&fields=id,name,project.id,project.name&pageSize={PAGE_SIZE}")
-    candidates = wire.parse(_get(conn, url, f"looking up {label} {ref!r}")).iter(wire.tag(kind))
+    wanted = ItemRef(kind, *split_path(ref))
     paths = _project_paths(conn)
-    found = []
-    for node in candidates:
-        project_node = wire.find(node, "project")
-        project_id = project_node.get("id", "") if project_node is not None else ""
-        path = paths.get(project_id, ())
-        found.append(Item(kind, node.get("id", ""), node.get("name", ""), path, project_id))
-    exact = [item for item in found if item.project == project]
+    # The server's filter is only a shortcut: "eq" treats "*" as a wildcard and a name may hold a "/" (so the
+    # name is any tail of the path). What it returns is checked with the one resolver, match_ref; when nothing
+    # matches exactly, every item is listed and checked, so a name the filter cannot express is still found.
+    tails = {"/".join(ref.split("/")[i:]) for i in range(1, ref.count("/") + 1)}
+    found = [item for name in sorted(tails) for item in _filtered(conn, kind, name, paths, label, ref)]
+    exact = match_ref(wanted, found)
+    if not exact:
+        found = _all_items(conn, kind, paths)
+        exact = match_ref(wanted, found)
     if len(exact) == 1:
         return exact[0]
-    known = _all_paths(conn, kind, paths) if not found else sorted(item.path for item in found)
-    close = difflib.get_close_matches(ref, known, n=3, cutoff=0.6)
-    hint = (" Did you mean " + " or ".join(f'"{c}"' for c in close) + "?") if close else ""
-    raise ReconcilerError(f'{label.capitalize()} "{ref}" does not exist on this site.{hint} '
-                          "Give it as project/sub-project/name, or by its id (LUID).")
+    if len(exact) > 1:
+        raise ReconcilerError(f"{label.capitalize()} {ambiguous_ref(ref, exact)} Nothing was started; give its id "
+                              "(LUID) instead: `reconciler export` lists every item's id.")
+    close = difflib.get_close_matches(ref, sorted(item.path for item in found), n=3, cutoff=0.6)
+    hint = (" Did you mean " + " or ".join(json.dumps(c, ensure_ascii=True) for c in close) + "?") if close else ""
+    raise ReconcilerError(f"{label.capitalize()} {json.dumps(ref, ensure_ascii=False)} does not exist on this "
+                          f"site (names are compared exactly).{hint} Give it as project/sub-project/name, or by its "
+                          "id (LUID).")
+
+
+def ambiguous_ref(ref: str, found: list[Item]) -> str:
+    listed = "; ".join(describe_item(item) for item in sorted(found, key=lambda i: (i.project, i.name, i.id)))
+    return (f"{json.dumps(ref, ensure_ascii=False)} is ambiguous: a \"/\" inside a project or item name makes it "
+            f"name {len(found)} items: {listed}.")
+
+
+def _filtered(conn: Connection, kind: str, name: str, paths: dict[str, tuple[str, ...]], label: str,
+              ref: str) -> list[Item]:
+    url = (f"{conn.site_url}/{kind}s?filter=name:eq:{quote(name, safe='')}"
+           f"&fields=id,name,project.id,project.name&pageSize={PAGE_SIZE}")
+    try:
+        root = wire.parse(_get(conn, url, f"looking up {label} {ref!r}"))
+    except TableauRequestError as error:
+        if not str(error.code or "").startswith("400"):  # a name the filter syntax cannot hold: list them all
+            raise
+        return []
+    return [_item_of(node, kind, paths) for node in root.iter(wire.tag(kind))]
+
+
+def _item_of(node: ET.Element, kind: str, paths: dict[str, tuple[str, ...]]) -> Item:
+    project_node = wire.find(node, "project")
+    project_id = project_node.get("id", "") if project_node is not None else ""
+    return Item(kind, node.get("id", ""), node.get("name", ""), paths.get(project_id, ()), project_id)
 
 
 def find_task(conn: Connection, task_id: str) -> str:
@@ -120,14 +148,10 @@ def find_task(conn: Connection, task_id: str) -> str:
                           "refresh an item without naming a task.")
 
 
-def _all_paths(conn: Connection, kind: str, paths: dict[str, tuple[str, ...]]) -> list[str]:
-    """Every item's path, for suggestions when a reference matches nothing (an error path: cost is fine)."""
-    out = []
-    for node in list_all(conn, f"{conn.site_url}/{kind}s?fields=id,name,project.id", kind, f"listing {kind}s"):
-        project = wire.find(node, "project")
-        out.append("/".join((*paths.get(project.get("id", "") if project is not None else "", ()),
-                             node.get("name", ""))))
-    return out
+def _all_items(conn: Connection, kind: str, paths: dict[str, tuple[str, ...]]) -> list[Item]:
+    """Every item of a kind (when the filter found nothing exact: an error path or an awkward name)."""
+    nodes = list_all(conn, f"{conn.site_url}/{kind}s?fields=id,name,project.id", kind, f"listing {kind}s")
+    return [_item_of(node, kind, paths) for node in nodes]
 
 
 def _project_paths(conn: Connection) -> dict[str, tuple[str, ...]]:

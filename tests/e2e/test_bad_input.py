@@ -73,6 +73,11 @@ def _raise_max_deletes(data: dict[str, Any]) -> None:
 
 def _newer(data: dict[str, Any]) -> None:
     data["format_version"] = "99.0"
+    data["reconciler_version"] = "99.0.0"
+
+
+def _newer_same_version(data: dict[str, Any]) -> None:
+    data["format_version"] = "99.0"
 
 
 @dataclass
@@ -177,6 +182,8 @@ CASES = [
          ["digest", "0" * 64, "reviewed"]),
     Case("plan-newer-format", ["apply", PLAN, "--auto-approve"], ["newer reconciler", "upgrade"],
          plan_edit=_plan_json(_newer)),
+    Case("plan-newer-format-same-version", ["apply", PLAN, "--auto-approve"], ["the file was edited"],
+         plan_edit=_plan_json(_newer_same_version)),
     Case("plan-other-site", ["apply", PLAN, "--auto-approve", "--site", "finance"], ["another site", "finance"]),
     Case("plan-with-target", ["apply", PLAN, "--auto-approve", "--target", "datasource:Sales/Pipeline"],
          ["--target", "saved plan"]),

@@ -55,9 +55,9 @@ def test_item_refs(tmp_path: Path) -> None:
                                      "  - workbook: { project: ' Sales ', name: Board }\n")
     refs = [e.ref for e in load_desired([path]).extracts]
     assert refs == [ItemRef("datasource", ("Sales", "EMEA"), "Orders"),
-                    ItemRef("workbook", ("Sales", "EMEA"), "A/B Test"),
+                    ItemRef("workbook", ("Sales", "EMEA"), "A/B Test", as_path=False),
                     ItemRef("datasource", id="9f6c5d3e-0000-4000-8000-000000000001"),
-                    ItemRef("workbook", ("Sales",), "Board")]
+                    ItemRef("workbook", (" Sales ",), "Board", as_path=False)]  # exact: nothing stripped
 
 
 def test_refresh_absent_empty_and_listed(tmp_path: Path) -> None:

@@ -1,0 +1,57 @@
+"""Issue 15, section 5: markdown fits a pull-request comment; small words right (offline, no server)."""
+
+from __future__ import annotations
+
+from reconciler.commands.apply import _strategy_note
+from reconciler.plan import make_drift, make_plan
+from reconciler.report import render_drift_markdown, render_plan_markdown
+from tests.plan.builders import desired, ds, extract, live, sched, task, want
+
+COMMENT_LIMIT = 65_536  # GitHub's limit on a pull-request comment
+
+
+def _big(n: int):  # type: ignore[no-untyped-def]
+    items = [ds(f"Sales/Data source number {i:05d} with a long name to fill the comment") for i in range(n)]
+    d = desired(schedules=[sched("Nightly")],
+                extracts=[extract("datasource", i.path, refresh=[want("Nightly")]) for i in items])
+    lv = live(items=items, schedules=[sched("Nightly")])
+    return d, lv
+
+
+def test_a_huge_plan_fits_a_github_comment_and_says_where_the_rest_is() -> None:
+    d, lv = _big(3000)
+    text = render_plan_markdown(make_plan(d, lv))
+    assert len(text) < COMMENT_LIMIT
+    assert text.index("3000 to create") < text.index("<details>")  # the summary comes first
+    assert "**Truncated:**" in text and "reconciler plan --out" in text
+    assert text.count("<details>") == text.count("</details>")
+
+
+def test_a_small_plan_is_not_truncated() -> None:
+    d, lv = _big(3)
+    assert "Truncated" not in render_plan_markdown(make_plan(d, lv))
+
+
+def test_a_huge_drift_report_fits_too() -> None:
+    items = [ds(f"Sales/Unmanaged source {i:05d} with a long name to fill the comment") for i in range(3000)]
+    lv = live(items=items, schedules=[sched("Nightly")],
+              tasks=[task(f"t{i}", it, schedule="Nightly") for i, it in enumerate(items)])
+    d = desired(schedules=[sched("Nightly")])
+    text = render_drift_markdown(make_drift(make_plan(d, lv), lv, d))
+    assert len(text) < COMMENT_LIMIT and "**Truncated:**" in text
+    assert text.count("<details>") == text.count("</details>")
+
+
+def test_one_suspended_task_is_singular() -> None:
+    orders = ds("Sales/Orders")
+    d = desired(schedules=[sched("Paused", state="suspended")],
+                extracts=[extract("datasource", "Sales/Orders", refresh=[want("Paused")])])
+    lv = live(items=[orders], schedules=[sched("Paused", state="suspended")],
+              tasks=[task("t1", orders, schedule="Paused")])
+    details = [e.detail for e in make_drift(make_plan(d, lv), lv, d).entries]
+    assert "suspended: 1 managed task on it does not run" in details
+
+
+def test_one_move_is_singular() -> None:
+    assert "The task move (~>) creates" in _strategy_note("rest", 1)
+    assert "Each of the 2 task moves (~>) creates" in _strategy_note("rest", 2)
