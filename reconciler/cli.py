@@ -183,7 +183,8 @@ def apply(
 def drift(
     paths: Paths,
     fmt: Annotated[str, typer.Option("--format", help="text, json, markdown or junit.")] = "text",
-    output: Annotated[Path | None, typer.Option("--output", help="Write the report to a file.")] = None,
+    output: Annotated[Path | None, typer.Option(
+        "--output", help="Write the report to a file (a missing directory is created, and said).")] = None,
     fail_on_unhealthy: Annotated[bool, typer.Option(
         "--fail-on-unhealthy", help="Count unhealthy findings (failing refreshes, suspended schedules, extracts "
                                     "without a task) as drift: exit 2 and junit failures.")] = False,
@@ -206,7 +207,8 @@ def drift(
 @app.command()
 def export(
     project: Annotated[list[str] | None, typer.Option("--project", help="Only these projects (repeatable).")] = None,
-    output: Annotated[Path | None, typer.Option("--output", help="Write to a file instead of stdout.")] = None,
+    output: Annotated[Path | None, typer.Option(
+        "--output", help="Write to a file instead of stdout (its directory must exist).")] = None,
     server: Server = None, site: Site = None, api_version: ApiVersion = None, ca_bundle: CaBundle = None,
     insecure: Insecure = False, debug: Debug = False, quiet: Quiet = False,
 ) -> None:

@@ -86,7 +86,9 @@ def find_item(conn: Connection, kind: str, ref: str) -> Item:
     # The server's filter is only a shortcut: "eq" treats "*" as a wildcard and a name may hold a "/" (so the
     # name is any tail of the path). What it returns is checked with the one resolver, match_ref; when nothing
     # matches exactly, every item is listed and checked, so a name the filter cannot express is still found.
-    tails = {"/".join(ref.split("/")[i:]) for i in range(1, ref.count("/") + 1)}
+    # A filter value cannot hold "," or "&", even encoded (Tableau's filtering docs): such a name is listed.
+    tails = {tail for tail in ("/".join(ref.split("/")[i:]) for i in range(1, ref.count("/") + 1))
+             if "," not in tail and "&" not in tail}
     found = [item for name in sorted(tails) for item in _filtered(conn, kind, name, paths, label, ref)]
     exact = match_ref(wanted, found)
     if not exact:
