@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from rich.console import Console
 from rich.markup import escape
+from rich.text import Text
 
 from reconciler.commands.options import ConnectionOptions
 from reconciler.errors import UsageError
@@ -177,7 +178,7 @@ class Output:
     @contextmanager
     def status(self, message: str) -> Iterator[None]:
         if self.interactive:
-            with self.err.status(message):
+            with self.err.status(Text(message)):
                 yield
         else:
             yield

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
 from reconciler.commands.common import ConnectionOptions, Output, resolve_settings
 from reconciler.errors import ReconcilerError, UsageError
@@ -138,7 +139,8 @@ def _table(tracked: Sequence[_Tracked]) -> Table:
     for entry in tracked:
         progress = f"{entry.status.progress}%" if entry.status else "-"
         elapsed = (entry.ended or now) - entry.began
-        table.add_row(entry.start.label, entry.state, progress, f"{elapsed:.0f}s")
+        # The label holds the item's name: a Text, never markup ("[/x]" in a name would crash the live table).
+        table.add_row(Text(entry.start.label), entry.state, progress, f"{elapsed:.0f}s")
     return table
 
 

@@ -235,3 +235,17 @@ def test_every_command_refuses_bad_options_cleanly(data: st.DataObject, cli: Any
 def bad_options_emu() -> Iterator[Emulator]:
     with Emulator(flavor="server", seed="demo", job_seconds=0.0) as emu:
         yield emu
+
+
+def test_refresh_live_table_prints_hostile_labels() -> None:
+    from io import StringIO
+
+    from rich.console import Console
+
+    from reconciler.commands.refresh import _table, _Tracked
+    from reconciler.tableau.jobs import JobStart
+
+    out = StringIO()
+    Console(file=out, force_terminal=True, width=200).print(_table([_Tracked(JobStart("data source Sales/[/x]",
+                                                                                      "j1"))]))
+    assert "Sales/[/x]" in out.getvalue()
