@@ -127,7 +127,7 @@ _PIECES = [*"aZ09 /\t'\"[]{}:#&*!|>,-_.%@`\\", "${", "$${", "é", "e\u0301", "\u
 _AWKWARD = st.lists(st.sampled_from(_PIECES), min_size=1, max_size=6).map("".join).filter(lambda s: s.strip() != "")
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                  HealthCheck.too_slow])
 @given(item=_AWKWARD, project=_AWKWARD, other=_AWKWARD)
 def test_export_then_plan_is_no_changes_for_any_name(item: str, project: str, other: str, cli: Any,
