@@ -66,8 +66,10 @@ def _looks_alike(a: str, b: str) -> bool:
 
 
 def _skeleton(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text)
-    return "".join(ch for ch in text if unicodedata.category(ch) not in ("Cf", "Mn", "Zs") and not ch.isspace())
+    """What a name looks like: compatibility-normalised, invisible format characters dropped, runs of spaces (any
+    kind) as one, and no spaces at the ends."""
+    text = "".join(ch for ch in unicodedata.normalize("NFKC", text) if unicodedata.category(ch) != "Cf")
+    return " ".join(text.split())
 
 
 def _visible(text: str) -> str:

@@ -101,7 +101,10 @@ def find_item(conn: Connection, kind: str, ref: str) -> Item:
                               "(LUID) instead: `reconciler export` lists every item's id.")
     close = difflib.get_close_matches(ref, sorted(item.path for item in found), n=3, cutoff=0.6)
     hint = (" Did you mean " + " or ".join(json.dumps(c, ensure_ascii=True) for c in close) + "?") if close else ""
-    raise ReconcilerError(f"{label.capitalize()} {json.dumps(ref, ensure_ascii=False)} does not exist on this "
+    shown = json.dumps(ref, ensure_ascii=False)
+    if not ref.isascii() or ref != ref.strip():  # so that it can be told from a suggestion that looks the same
+        shown += f" (escaped: {json.dumps(ref, ensure_ascii=True)})"
+    raise ReconcilerError(f"{label.capitalize()} {shown} does not exist on this "
                           f"site (names are compared exactly).{hint} Give it as project/sub-project/name, or by its "
                           "id (LUID).")
 

@@ -200,6 +200,10 @@ _BAD_OPTIONS: list[tuple[list[str], str, st.SearchStrategy[str]]] = [
     (["refresh", "--datasource", "Sales/Orders"], "--via", _bad("--via")),
     (["refresh"], "--datasource", _JUNK),
     (["refresh"], "--task", _JUNK),
+    (["refresh", "--datasource", "Sales/Orders"], "--api-version", _JUNK.filter(lambda s: not s.replace(".", "")
+                                                                                 .isdigit())),
+    (["reencrypt", "--auto-approve"], "--api-version", _JUNK.filter(lambda s: not s.replace(".", "").isdigit())),
+    (["reencrypt", "--auto-approve"], "--server", _JUNK.map(lambda s: f"@url/api/{s.strip('/') or 'x'}")),
     (["emulator", "serve"], "--tasks", st.integers(-10_000, -1).map(str)),
     (["emulator", "serve"], "--port", st.integers(65536, 10**6).map(str)),
     (["emulator", "serve"], "--flavor", _bad("--flavor")),
