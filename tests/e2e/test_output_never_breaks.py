@@ -253,3 +253,15 @@ def test_refresh_live_table_prints_hostile_labels() -> None:
     Console(file=out, force_terminal=True, width=200).print(_table([_Tracked(JobStart("data source Sales/[/x]",
                                                                                       "j1"))]))
     assert "Sales/[/x]" in out.getvalue()
+
+
+def test_apply_progress_bar_on_a_terminal_prints_hostile_names(server_emu: Emulator, cli: Any, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    rename_item(server_emu, "Sales/Orders", "[/x]")
+    file = tmp_path / "site.yaml"
+    file.write_text(yaml.safe_dump(_doc("[/x]", "Nightly 02:00"), sort_keys=False))
+    monkeypatch.delenv("NO_COLOR")
+    monkeypatch.setenv("FORCE_COLOR", "1")  # a terminal: the progress bar shows each address as it is applied
+    applied = cli("apply", file, "--auto-approve")
+    _clean(applied)
+    assert applied.code == 0, applied.err
