@@ -208,7 +208,7 @@ def drift(
 def export(
     project: Annotated[list[str] | None, typer.Option("--project", help="Only these projects (repeatable).")] = None,
     output: Annotated[Path | None, typer.Option(
-        "--output", help="Write to a file instead of stdout (its directory must exist).")] = None,
+        "--output", help="Write to a file instead of stdout (a missing directory is created, and said).")] = None,
     server: Server = None, site: Site = None, api_version: ApiVersion = None, ca_bundle: CaBundle = None,
     insecure: Insecure = False, debug: Debug = False, quiet: Quiet = False,
 ) -> None:

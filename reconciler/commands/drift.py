@@ -10,6 +10,7 @@ from reconciler.commands.common import (
     Output,
     atomic_write,
     check_output_path,
+    created_note,
     resolve_settings,
 )
 from reconciler.commands.plan import read_and_plan
@@ -37,7 +38,7 @@ def _drift(paths: Sequence[Path], options: ConnectionOptions, *, fmt: str = "tex
     if fmt not in FORMATS:
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}.")
     if output_file is not None:
-        check_output_path(output_file, "--output")
+        check_output_path(output_file, "--output", create=True)
     output = Output(options.quiet)
     desired = load_desired(paths)
     with connect(resolve_settings(options, desired, warn=output.warn), warn=output.warn) as conn:
@@ -54,8 +55,8 @@ def _drift(paths: Sequence[Path], options: ConnectionOptions, *, fmt: str = "tex
     else:
         text = render_drift_text(report, color=output.color and output_file is None)
     if output_file is not None:
-        atomic_write(output_file, text if text.endswith("\n") else text + "\n")
-        output.note(f"Wrote the drift report to {output_file}.")
+        created = atomic_write(output_file, text if text.endswith("\n") else text + "\n")
+        output.note(f"Wrote the drift report to {output_file}{created_note(created)}.")
         if fmt != "text":
             output.result(render_drift_text(report, color=output.color))
     else:

@@ -8,7 +8,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from reconciler import __version__
-from reconciler.commands.common import ConnectionOptions, Output, atomic_write, check_output_path, resolve_settings
+from reconciler.commands.common import (
+    ConnectionOptions,
+    Output,
+    atomic_write,
+    check_output_path,
+    created_note,
+    resolve_settings,
+)
 from reconciler.errors import UsageError
 from reconciler.gcpause import gc_paused
 from reconciler.model import LiveState
@@ -19,7 +26,7 @@ from reconciler.tableau.read import read_site
 
 def export(options: ConnectionOptions, *, projects: Sequence[str] = (), output_file: Path | None = None) -> int:
     if output_file is not None:
-        check_output_path(output_file, "--output")
+        check_output_path(output_file, "--output", create=True)
     # A 100,000-task site is millions of objects and almost no reference cycles: the collector's passes
     # over them cost seconds and free next to nothing (docs/benchmarks.md).
     with gc_paused():
@@ -37,9 +44,10 @@ def _export(options: ConnectionOptions, *, projects: Sequence[str] = (), output_
     if output_file is None:
         output.result(text)
     else:
-        atomic_write(output_file, text)
+        created = atomic_write(output_file, text)
         tasks = sum(1 for _ in live.tasks)
-        output.note(f"Wrote {output_file} ({tasks} tasks read). Check it with: reconciler plan {output_file}")
+        output.note(f"Wrote {output_file}{created_note(created)} ({tasks} tasks read). Check it with: "
+                    f"reconciler plan {output_file}")
     return 0
 
 

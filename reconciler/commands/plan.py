@@ -12,6 +12,7 @@ from reconciler.commands.common import (
     announce_files,
     atomic_write,
     check_output_path,
+    created_note,
     resolve_settings,
 )
 from reconciler.errors import UsageError
@@ -70,7 +71,7 @@ def _plan(paths: Sequence[Path], options: ConnectionOptions, *, out: Path | None
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}.")
     check_move_strategy(move_strategy)
     if out is not None:
-        check_output_path(out, "--out")
+        check_output_path(out, "--out", create=True)
     output = Output(options.quiet)
     desired = load_desired(paths)
     with connect(resolve_settings(options, desired, warn=output.warn), warn=output.warn) as conn:
@@ -86,8 +87,9 @@ def _plan(paths: Sequence[Path], options: ConnectionOptions, *, out: Path | None
         output.warn(describe_gaps(live, gaps, "apply would be refused"))
     digest = plan_digest(result)
     if out is not None:
-        atomic_write(out, plan_to_json(result))
-        output.note(f"Saved the plan to {out}. Apply exactly these changes with: reconciler apply {out}")
+        created = atomic_write(out, plan_to_json(result))
+        output.note(f"Saved the plan to {out}{created_note(created)}. Apply exactly these changes with: "
+                    f"reconciler apply {out}")
     if result.has_changes:
         again = " ".join([*(shlex.quote(str(p)) for p in paths), *(f"--target {shlex.quote(t)}" for t in targets)])
         output.note(f"Plan digest: {digest}\nApply exactly this plan later with: "

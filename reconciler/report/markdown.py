@@ -10,10 +10,10 @@ from ._format import NO_CHANGES, NO_DRIFT, action_words, ordered_items, site_tit
 
 __all__ = ["COMMENT_LIMIT", "render_drift_markdown", "render_plan_markdown"]
 
-#: GitHub refuses a pull-request comment longer than 65,536 characters; the rendering stays well under it, so a
-#: workflow may add a line or two around it.
+#: GitHub refuses a pull-request comment longer than 65,536 characters. ``--format markdown`` prints the whole
+#: report (the CI artifact); a caller that posts it as a comment passes ``limit`` (the GitHub action fits its
+#: comment in action/reconciler_action.py).
 COMMENT_LIMIT = 65_536
-_BUDGET = COMMENT_LIMIT - 4_096
 
 _ACTION_ORDER = (Action.CREATE, Action.MOVE, Action.UPDATE, Action.REPLACE, Action.DELETE)
 
@@ -60,7 +60,7 @@ def _details(change: ResourceChange) -> list[str]:
     return body
 
 
-def render_plan_markdown(plan: Plan) -> str:
+def render_plan_markdown(plan: Plan, limit: int | None = None) -> str:
     """A headline, a table of counts by action, warnings as a blockquote, then one collapsed
     ``<details>`` section per change and the unmanaged objects."""
     title = site_title(plan.site, plan.server, plan.flavor)
@@ -84,19 +84,20 @@ def render_plan_markdown(plan: Plan) -> str:
                        "deleted only with <code>policy.prune: true</code>)</summary>", ""])
         blocks += [[f"- {_code(u.address)}: {_cell(u.detail)}"] for u in plan.unmanaged]
         blocks.append(["", "</details>", ""])
-    return _fit(out, blocks, "plan", "`reconciler plan --out plan.json` (or `--format text`)")
+    return _fit(out, blocks, "plan", "`reconciler plan --out plan.json` (or `--format text`)", limit)
 
 
-def _fit(head: list[str], blocks: list[list[str]], what: str, full: str) -> str:
-    """``head`` then as many whole ``blocks`` as fit under the comment limit; when some do not, a note says how
-    many were left out and where the whole report is. Open ``<details>`` are closed."""
+def _fit(head: list[str], blocks: list[list[str]], what: str, full: str, limit: int | None) -> str:
+    """``head`` then as many whole ``blocks`` as fit in ``limit`` characters (all of them when None); when some do
+    not, a note says how many were left out and where the whole report is. Open ``<details>`` are closed."""
+    budget = None if limit is None else limit - 2_048  # room for the note and a line a workflow adds
     text = "\n".join(head)
     size = len(text)
     kept: list[str] = []
     shown = 0
     for block in blocks:
         piece = "\n" + "\n".join(block)
-        if size + len(piece) > _BUDGET:
+        if budget is not None and size + len(piece) > budget:
             break
         kept.append(piece)
         size += len(piece)
@@ -107,12 +108,12 @@ def _fit(head: list[str], blocks: list[list[str]], what: str, full: str) -> str:
     if body.count("<details>") > body.count("</details>"):
         body += "\n\n</details>"
     note = (f"\n\n> **Truncated:** this {what} is too long for a pull-request comment "
-            f"({COMMENT_LIMIT:,} characters); {len(blocks) - shown} of its {len(blocks)} sections are left out. "
+            f"({limit:,} characters); {len(blocks) - shown} of its {len(blocks)} sections are left out. "
             f"The full {what} is in the job's artifact: {full}.\n")
     return body.rstrip("\n") + note
 
 
-def render_drift_markdown(report: DriftReport) -> str:
+def render_drift_markdown(report: DriftReport, limit: int | None = None) -> str:
     """A headline, a table of counts per bucket with coverage, then the entries per bucket."""
     title = site_title(report.site, report.server, report.flavor)
     headline = "The site has drifted from the configuration." if not report.in_sync else \
@@ -133,4 +134,4 @@ def render_drift_markdown(report: DriftReport) -> str:
         blocks += [[f"| {_cell(_code(e.address))} | {_cell(e.detail)} | {_code(e.source) if e.source else ''} |"]
                    for e in entries]
         blocks.append(["", "</details>", ""])
-    return _fit(out, blocks, "drift report", "`reconciler drift --format json --output drift.json`")
+    return _fit(out, blocks, "drift report", "`reconciler drift --format json --output drift.json`", limit)

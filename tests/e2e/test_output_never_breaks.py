@@ -141,7 +141,7 @@ MISTAKES: dict[str, tuple[list[str], str]] = {
     "plan --out a directory": (["plan", "@file", "--out", "@tmp"], "is a directory"),
     "drift --output a directory": (["drift", "@file", "--output", "@tmp"], "is a directory"),
     "export --output a directory": (["export", "--output", "@tmp"], "is a directory"),
-    "export --output in a missing directory": (["export", "--output", "@tmp/missing/x.yaml"], "does not exist"),
+    "export --output under a file": (["export", "--output", "@file/x.yaml"], "is a file, not a directory"),
     "apply --journal in a missing directory": (["apply", "@file", "--auto-approve", "--journal",
                                                 "@tmp/missing/j.jsonl"], "does not exist"),
     "--api-version abc": (["plan", "@file", "--api-version", "abc"], "is not a REST API version"),
@@ -185,16 +185,16 @@ _BAD_OPTIONS: list[tuple[list[str], str, st.SearchStrategy[str]]] = [
     (["plan", "@file"], "--format", _bad("--format")),
     (["plan", "@file"], "--target", _JUNK),
     (["plan", "@file"], "--api-version", _JUNK.filter(lambda s: not s.replace(".", "").isdigit())),
-    (["plan", "@file"], "--out", st.sampled_from(["@tmp", "@tmp/no/such/dir/plan.json"])),
+    (["plan", "@file"], "--out", st.sampled_from(["@tmp", "@file/plan.json"])),
     (["plan", "@file"], "--server", _JUNK.map(lambda s: f"@url/t/{s.strip('/') or 'x'}")),
     (["drift", "@file"], "--format", _bad("--format")),
-    (["drift", "@file"], "--output", st.sampled_from(["@tmp", "@tmp/no/such/dir/d.txt"])),
+    (["drift", "@file"], "--output", st.sampled_from(["@tmp", "@file/d.txt"])),
     (["apply", "@file", "--auto-approve"], "--parallelism", st.integers(-100, 0).map(str)),
     (["apply", "@file", "--auto-approve"], "--parallelism", st.integers(33, 10_000).map(str)),
     (["apply", "@file", "--auto-approve"], "--server-move-strategy", _bad("--server-move-strategy")),
     (["apply", "@file", "--auto-approve"], "--journal", st.sampled_from(["@tmp", "@tmp/no/such/j.jsonl"])),
     (["export"], "--project", _JUNK),
-    (["export"], "--output", st.sampled_from(["@tmp", "@tmp/no/such/x.yaml"])),
+    (["export"], "--output", st.sampled_from(["@tmp", "@file/x.yaml"])),
     (["refresh", "--datasource", "Sales/Orders"], "--timeout", st.integers(-1000, 0).map(str)),
     (["refresh", "--datasource", "Sales/Orders"], "--format", _bad("--format")),
     (["refresh", "--datasource", "Sales/Orders"], "--via", _bad("--via")),
@@ -265,3 +265,12 @@ def test_apply_progress_bar_on_a_terminal_prints_hostile_names(server_emu: Emula
     applied = cli("apply", file, "--auto-approve")
     _clean(applied)
     assert applied.code == 0, applied.err
+
+
+def test_export_into_a_missing_directory_creates_it_and_says_so(server_emu: Emulator, cli: Any,
+                                                                 tmp_path: Path) -> None:
+    out = tmp_path / "new" / "tableau" / "site.yaml"
+    result = cli("export", "--output", out)
+    assert result.code == 0, result.err
+    assert out.is_file()
+    assert f"(created the directory {out.parent} for it)" in result.err

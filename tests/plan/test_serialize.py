@@ -91,8 +91,7 @@ BAD = {
                      "made by a newer reconciler 9.0.0 (plan format 2;"),
     # The same version naming a format it never writes: edited, not "a newer reconciler 0.1.0" (issue 15).
     "newer format, same version": (lambda t: _edit(t, format_version="2"),
-                                   "which this reconciler 0.1.0 (format 1) never writes although the plan names "
-                                   "this very version: the file was edited"),
+                                   "never writes although the plan names this very version: the file was edited"),
     "missing key": (lambda t: _edit(t, site_id=None), "site_id is missing"),
     "wrong type": (lambda t: _edit(t, max_deletes="many"), "max_deletes should be an integer"),
     "edited observed": (lambda t: _edit(t, observed={"site": "0" * 64}), "fingerprint does not match"),

@@ -20,7 +20,9 @@ def _big(n: int):  # type: ignore[no-untyped-def]
 
 def test_a_huge_plan_fits_a_github_comment_and_says_where_the_rest_is() -> None:
     d, lv = _big(3000)
-    text = render_plan_markdown(make_plan(d, lv))
+    plan = make_plan(d, lv)
+    assert "Truncated" not in render_plan_markdown(plan)  # --format markdown: the whole plan (the artifact)
+    text = render_plan_markdown(plan, limit=COMMENT_LIMIT)
     assert len(text) < COMMENT_LIMIT
     assert text.index("3000 to create") < text.index("<details>")  # the summary comes first
     assert "**Truncated:**" in text and "reconciler plan --out" in text
@@ -29,7 +31,7 @@ def test_a_huge_plan_fits_a_github_comment_and_says_where_the_rest_is() -> None:
 
 def test_a_small_plan_is_not_truncated() -> None:
     d, lv = _big(3)
-    assert "Truncated" not in render_plan_markdown(make_plan(d, lv))
+    assert "Truncated" not in render_plan_markdown(make_plan(d, lv), limit=COMMENT_LIMIT)
 
 
 def test_a_huge_drift_report_fits_too() -> None:
@@ -37,7 +39,7 @@ def test_a_huge_drift_report_fits_too() -> None:
     lv = live(items=items, schedules=[sched("Nightly")],
               tasks=[task(f"t{i}", it, schedule="Nightly") for i, it in enumerate(items)])
     d = desired(schedules=[sched("Nightly")])
-    text = render_drift_markdown(make_drift(make_plan(d, lv), lv, d))
+    text = render_drift_markdown(make_drift(make_plan(d, lv), lv, d), limit=COMMENT_LIMIT)
     assert len(text) < COMMENT_LIMIT and "**Truncated:**" in text
     assert text.count("<details>") == text.count("</details>")
 
