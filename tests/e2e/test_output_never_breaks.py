@@ -15,7 +15,11 @@ import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from reconciler.apply import ApplyResult, Outcome
+from reconciler.commands.apply import _report
+from reconciler.commands.common import Output
 from reconciler.emulator import Emulator
+from reconciler.errors import ApplyFailed
 from reconciler.plan.addresses import quote
 from tests.conftest import connect_env
 from tests.e2e.helpers import writes
@@ -51,7 +55,8 @@ def _doc(name: str, schedule: str) -> dict[str, Any]:
 @example(name="[bold]")
 @given(name=_MARKUP)
 def test_every_output_prints_hostile_names_literally(name: str, cli: Any, tmp_path_factory: pytest.TempPathFactory,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+                                                     monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
     tmp = tmp_path_factory.mktemp("hostile")
     schedule = f"{name} 04:10"
     shown = quote(f"Sales/{name}")[1:-1]  # as it appears inside an address
@@ -73,14 +78,22 @@ def test_every_output_prints_hostile_names_literally(name: str, cli: Any, tmp_pa
             drifted = cli("drift", file, "--format", fmt)
             assert drifted.code == 2, drifted.err
             _clean(drifted)
-        # An apply whose every write fails: the failure report names each address, whole.
+        # Every write refused (the apply lock's first): a clean error, no traceback.
         emu.configure_faults(fail_rate=1.0, fault_scope="writes")
-        failed = cli("apply", file, "--auto-approve")
-        _clean(failed)
-        assert failed.code == 1
-        assert "Apply complete:" in failed.out
-        assert f'[datasource "{shown}"]' in failed.err or shown in failed.err
+        refused = cli("apply", file, "--auto-approve")
+        _clean(refused)
+        assert refused.code == 1
         emu.configure_faults(fail_rate=0.0)
+        # The failure report, for changes that failed after writes were made, names each address whole.
+        addresses = [c["address"] for c in json.loads(cli("plan", file, "--format", "json").out)["resource_changes"]]
+        capsys.readouterr()
+        with pytest.raises(ApplyFailed):
+            _report(ApplyResult(tuple(Outcome(a, "create", "failed", code="400000", detail=f"refused {name}")
+                                      for a in addresses)), Output(), None, 6)
+        report = capsys.readouterr()
+        assert "Apply complete:" in report.out
+        for address in addresses:
+            assert address in report.err
         applied = cli("apply", file, "--auto-approve")
         assert applied.code == 0, applied.err
         _clean(applied)
