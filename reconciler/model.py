@@ -29,6 +29,7 @@ __all__ = [
     "Item",
     "ItemKind",
     "ItemRef",
+    "JobRun",
     "LiveState",
     "LiveTask",
     "Policy",
@@ -332,6 +333,9 @@ class Policy:
     protect: tuple[ProtectRule, ...] = ()
     ignore: tuple[str, ...] = ()
     max_deletes: int = 50
+    #: ``policy.load.max_starts_per_slot``: apply refuses a plan that makes a 15-minute slot start more
+    #: refreshes than this (None: no limit).
+    max_starts_per_slot: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -464,3 +468,30 @@ def describe_item(item: Item) -> str:
     project = "[" + ", ".join(json.dumps(part, ensure_ascii=False) for part in item.project) + "]"
     return f"{{project: {project}, name: {json.dumps(item.name, ensure_ascii=False)}}} (id {item.id})"
 
+
+@dataclass(frozen=True, slots=True)
+class JobRun:
+    """One extract refresh job from the site's history (Query Jobs' ``backgroundJob``).
+
+    Query Jobs names the item only by ``title`` (its name) and ``subtitle`` (its kind): there is no
+    item id, so ``kind`` is None when the subtitle is not a data source or workbook. Times are
+    seconds since the epoch (UTC); ``started_at``/``ended_at`` are None until reached.
+    """
+
+    id: str
+    kind: str | None
+    name: str
+    #: ``full`` (jobType refresh_extracts) or ``incremental`` (increment_extracts).
+    type: str
+    #: Success, Failed, Cancelled, InProgress or Pending.
+    status: str
+    created_at: float
+    started_at: float | None = None
+    ended_at: float | None = None
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds from start to end, for a job that ran to an end."""
+        if self.started_at is None or self.ended_at is None:
+            return None
+        return max(0.0, self.ended_at - self.started_at)

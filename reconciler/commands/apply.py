@@ -190,7 +190,8 @@ def _check_digest(plan: Plan, expected: str, saved: bool) -> None:
 
 def apply(paths: Sequence[Path], options: ConnectionOptions, *, auto_approve: bool = False, parallelism: int = 4,
           journal: Path | None = None, allow_mass_delete: bool = False, move_strategy: str = "rest",
-          targets: Sequence[str] = (), expect_digest: str | None = None, break_lock: bool = False) -> int:
+          targets: Sequence[str] = (), expect_digest: str | None = None, break_lock: bool = False,
+          allow_overload: bool = False) -> int:
     check_move_strategy(move_strategy)
     expected = expected_digest(expect_digest)
     if journal is not None:
@@ -243,6 +244,14 @@ def apply(paths: Sequence[Path], options: ConnectionOptions, *, auto_approve: bo
             raise UsageError(
                 f"The plan deletes {plan.delete_count} objects, more than policy.max_deletes ({plan.max_deletes}). "
                 "Nothing was applied. Review the plan; if it is right, run again with --allow-mass-delete.")
+        if plan.exceeds_load and not allow_overload:
+            assert plan.load is not None
+            slots = ", ".join(f"{s.when} ({s.before} → {s.after})" for s in plan.load.over_limit)
+            raise UsageError(
+                f"The plan makes refresh starts exceed policy.load.max_starts_per_slot "
+                f"({plan.load.max_starts_per_slot} in 15 minutes) at {slots}. Nothing was applied. Stagger the start "
+                "times (reconciler load --suggest proposes some), raise the limit, or, if the load is intended, run "
+                "again with --allow-overload.")
         mover: TaskMover | None = None
         if move_strategy == "vizportal" and moves:
             # Log in and match every move to its Vizportal task before asking, and so before the first

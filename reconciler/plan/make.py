@@ -13,6 +13,7 @@ from .addresses import schedule_address
 from .context import Context, Draft, jsonable
 from .encryption import plan_encryption
 from .fingerprint import fingerprint, observe
+from .load import plan_load
 from .policy import check_protect, select_targets
 from .resolve import check_scope, resolve_extracts
 from .schedules import plan_schedules
@@ -70,6 +71,16 @@ def _make_plan(desired: DesiredState, live: LiveState, targets: Sequence[str], s
             f"The plan deletes {deletes} objects, more than policy.max_deletes ({desired.policy.max_deletes}): "
             "apply will refuse it unless explicitly allowed (--allow-mass-delete)."
         )
+    load = plan_load(live, changes, desired.policy.max_starts_per_slot)
+    if load is not None and load.exceeds:
+        worst = max(load.over_limit, key=lambda s: s.after)
+        over = sum(len(s.slots) for s in load.over_limit)
+        warnings.append(
+            f"The plan makes {over} 15-minute slot{'s' if over != 1 else ''} of the week start more "
+            f"refreshes than policy.load.max_starts_per_slot ({load.max_starts_per_slot}): {worst.when} goes from "
+            f"{worst.before} to {worst.after}. Apply will refuse it unless explicitly allowed (--allow-overload); "
+            "stagger the start times instead (reconciler load --suggest proposes some)."
+        )
     return Plan(
         format_version=FORMAT_VERSION,
         server=live.server,
@@ -83,6 +94,7 @@ def _make_plan(desired: DesiredState, live: LiveState, targets: Sequence[str], s
         fingerprint=fingerprint(live.server, live.site_id, live.api_version, observed),
         observed=observed,
         max_deletes=desired.policy.max_deletes,
+        load=load,
     )
 
 

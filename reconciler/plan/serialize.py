@@ -24,7 +24,18 @@ import reconciler
 from reconciler.errors import PlanError
 
 from .fingerprint import canonical_json, fingerprint
-from .types import FORMAT_VERSION, KINDS, PHASES, Action, FieldChange, Plan, ResourceChange, Unmanaged
+from .types import (
+    FORMAT_VERSION,
+    KINDS,
+    PHASES,
+    Action,
+    FieldChange,
+    LoadChange,
+    Plan,
+    ResourceChange,
+    SlotChange,
+    Unmanaged,
+)
 
 __all__ = ["is_digest", "plan_digest", "plan_from_json", "plan_to_dict", "plan_to_json"]
 
@@ -58,6 +69,38 @@ def _change_to_dict(change: ResourceChange) -> dict[str, object]:
     }
 
 
+def _load_to_dict(load: LoadChange | None) -> dict[str, object] | None:
+    if load is None:
+        return None
+    return {
+        "peak_before": load.peak_before,
+        "peak_after": load.peak_after,
+        "max_starts_per_slot": load.max_starts_per_slot,
+        "unplaced": load.unplaced,
+        "slots": [{"when": s.when, "slots": list(s.slots), "before": s.before, "after": s.after,
+                   "added": list(s.added)} for s in load.slots],
+    }
+
+
+def _load(r: _Reader) -> LoadChange | None:
+    if r._get("load") is None:
+        return None
+    value = r.obj("load")
+    lr = _Reader(value, f"{r.path}load.")
+    limit = value.get("max_starts_per_slot")
+    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool)):
+        raise _invalid(f"{lr.path}max_starts_per_slot should be an integer or null")
+    slots = []
+    for s in lr.objects("slots"):
+        numbers = s._get("slots")
+        if not isinstance(numbers, list) or not all(isinstance(n, int) for n in numbers):
+            raise _invalid(f"{s.path}slots should be a list of integers")
+        slots.append(SlotChange(s.text("when"), tuple(numbers), s.integer("before"), s.integer("after"),
+                                tuple(s.strings("added"))))
+    return LoadChange(tuple(slots), lr.integer("peak_before"), lr.integer("peak_after"), limit,
+                      lr.integer("unplaced"))
+
+
 def _content(plan: Plan) -> dict[str, object]:
     return {
         "format_version": plan.format_version,
@@ -74,6 +117,8 @@ def _content(plan: Plan) -> dict[str, object]:
         "delete_count": plan.delete_count,
         "max_deletes": plan.max_deletes,
         "exceeds_max_deletes": plan.exceeds_max_deletes,
+        "load": _load_to_dict(plan.load),
+        "exceeds_load": plan.exceeds_load,
         "resource_changes": [_change_to_dict(c) for c in plan.changes],
         "unmanaged": [{"address": u.address, "kind": u.kind, "detail": u.detail} for u in plan.unmanaged],
         "warnings": list(plan.warnings),
@@ -233,6 +278,7 @@ def plan_from_json(text: str) -> Plan:
         fingerprint=r.text("fingerprint"),
         observed=dict(sorted(observed.items())),
         max_deletes=r.integer("max_deletes"),
+        load=_load(r) if "load" in data else None,
     )
     if plan.fingerprint != fingerprint(plan.server, plan.site_id, plan.api_version, plan.observed):
         raise _invalid("its fingerprint does not match its observed objects (was it edited?)")

@@ -19,8 +19,10 @@ __all__ = [
     "SYMBOLS",
     "Action",
     "FieldChange",
+    "LoadChange",
     "Plan",
     "ResourceChange",
+    "SlotChange",
     "Unmanaged",
 ]
 
@@ -144,6 +146,45 @@ class Unmanaged:
     detail: str
 
 
+@dataclass(frozen=True)
+class SlotChange:
+    """Slots at one time of day whose refresh starts the plan raises (``when``: ``Mon-Sun 02:00``)."""
+
+    when: str
+    #: Slot numbers (0 = Monday 00:00, 15 minutes each; see ``reconciler.plan.load``).
+    slots: tuple[int, ...]
+    #: Starts in each of these slots before and after apply (the worst week: monthly runs included).
+    before: int
+    after: int
+    #: Addresses of the plan's task changes that start there.
+    added: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class LoadChange:
+    """What a plan does to the refresh load: the slots it makes busier, busiest first.
+
+    ``exceeds`` is True when a slot the plan makes busier ends above ``max_starts_per_slot``.
+    """
+
+    slots: tuple[SlotChange, ...]
+    peak_before: int
+    peak_after: int
+    max_starts_per_slot: int | None = None
+    #: Tasks left out because their recurrence was not read (Server schedules the files do not declare).
+    unplaced: int = 0
+    exceeds: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        limit = self.max_starts_per_slot
+        object.__setattr__(self, "exceeds", limit is not None and any(s.after > limit for s in self.slots))
+
+    @property
+    def over_limit(self) -> tuple[SlotChange, ...]:
+        limit = self.max_starts_per_slot
+        return tuple(s for s in self.slots if limit is not None and s.after > limit)
+
+
 def _counts(changes: tuple[ResourceChange, ...]) -> dict[str, int]:
     counts = {action.value: 0 for action in Action}
     for change in changes:
@@ -178,12 +219,19 @@ class Plan:
     observed: Mapping[str, str]
     #: ``policy.max_deletes``: apply refuses a plan with more deletes (without an override).
     max_deletes: int
+    #: The slots the plan makes busier (None: it makes none busier, or it was not worked out).
+    load: LoadChange | None = None
     has_changes: bool = field(init=False)
     #: Number of changes per action value (``create``, ``update``, ``move``, ``replace``, ``delete``).
     counts: Mapping[str, int] = field(init=False)
     #: Deletes of tasks and schedules, counting the delete half of each replace.
     delete_count: int = field(init=False)
     exceeds_max_deletes: bool = field(init=False)
+
+    @property
+    def exceeds_load(self) -> bool:
+        """True when the plan makes a slot start more refreshes than ``policy.load.max_starts_per_slot``."""
+        return self.load is not None and self.load.exceeds
 
     def __post_init__(self) -> None:
         deletes = sum(1 for change in self.changes if change.action.deletes)

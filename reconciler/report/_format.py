@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
-from reconciler.plan import Action, FieldChange, Plan, ResourceChange
+from reconciler.plan import Action, FieldChange, LoadChange, Plan, ResourceChange
 
 __all__ = [
     "NO_CHANGES",
@@ -13,6 +13,8 @@ __all__ = [
     "STYLES",
     "action_words",
     "field_lines",
+    "load_lines",
+    "load_summary",
     "ordered_items",
     "site_title",
     "summary_line",
@@ -93,3 +95,33 @@ def site_title(site: str, server: str, flavor: str) -> str:
     name = f'site "{site}"' if site else "the Default site"
     product = "Tableau Cloud" if flavor == "cloud" else "Tableau Server"
     return f"{name} on {server} ({product})"
+
+
+#: Tasks listed under each busier slot of a plan's load section before the rest are counted.
+LOAD_TASKS_SHOWN = 5
+
+
+def load_lines(load: LoadChange) -> list[tuple[str, list[str]]]:
+    """The plan's load section as (headline, task lines) per busier slot group, plus a last summary."""
+    out: list[tuple[str, list[str]]] = []
+    for slot in load.slots:
+        over = (" over the limit" if load.max_starts_per_slot is not None and slot.after > load.max_starts_per_slot
+                else "")
+        tasks = list(slot.added[:LOAD_TASKS_SHOWN])
+        if len(slot.added) > LOAD_TASKS_SHOWN:
+            tasks.append(f"... and {len(slot.added) - LOAD_TASKS_SHOWN} more")
+        out.append((f"{slot.when}: {slot.before} → {slot.after} starts (+{slot.after - slot.before}){over}", tasks))
+    return out
+
+
+def load_summary(load: LoadChange) -> str:
+    limit = load.max_starts_per_slot
+    text = f"Busiest slot: {load.peak_before} → {load.peak_after} refresh starts in 15 minutes"
+    if limit is not None:
+        text += f"; policy.load.max_starts_per_slot is {limit}"
+        if load.exceeds:
+            text += " (exceeded: apply refuses without --allow-overload)"
+    if load.unplaced:
+        text += (f". {load.unplaced} task{'s' if load.unplaced != 1 else ''} on schedules the files do not declare "
+                 "are not counted")
+    return text + "."

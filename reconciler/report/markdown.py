@@ -6,7 +6,17 @@ import html
 
 from reconciler.plan import BUCKETS, Action, DriftReport, Plan, ResourceChange
 
-from ._format import NO_CHANGES, NO_DRIFT, action_words, ordered_items, site_title, summary_line, value
+from ._format import (
+    NO_CHANGES,
+    NO_DRIFT,
+    action_words,
+    load_lines,
+    load_summary,
+    ordered_items,
+    site_title,
+    summary_line,
+    value,
+)
 
 __all__ = ["COMMENT_LIMIT", "render_drift_markdown", "render_plan_markdown"]
 
@@ -23,6 +33,10 @@ def _code(text: str) -> str:
     fence = "``" if "`" in text else "`"
     pad = " " if "`" in text else ""
     return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _task_cell(text: str) -> str:
+    return html.escape(text) if text.startswith("... ") else f"<code>{html.escape(text)}</code>"
 
 
 def _cell(text: str) -> str:
@@ -77,6 +91,13 @@ def render_plan_markdown(plan: Plan, limit: int | None = None) -> str:
     blocks: list[list[str]] = []
     if warnings:
         blocks.append(_quote_block("Warnings", warnings))
+    if plan.load is not None:
+        load = ["**Refresh load** (refresh starts per 15-minute slot of the week, before → after apply):", "",
+                "| Slot | Before | After | Tasks this plan starts there |", "| --- | ---: | ---: | --- |"]
+        for slot, (_, tasks) in zip(plan.load.slots, load_lines(plan.load), strict=True):
+            load.append(f"| {slot.when} | {slot.before} | {slot.after} | "
+                        f"{_cell('<br>'.join(_task_cell(t) for t in tasks))} |")
+        blocks.append([*load, "", load_summary(plan.load), ""])
     blocks += [_details(change) for change in plan.changes]
     if plan.unmanaged:
         n = len(plan.unmanaged)

@@ -15,6 +15,8 @@ from ._format import (
     STYLES,
     action_words,
     field_lines,
+    load_lines,
+    load_summary,
     site_title,
     summary_line,
 )
@@ -93,6 +95,15 @@ def render_plan_text(plan: Plan, color: bool = False) -> str:
             if len(of_kind) > UNMANAGED_SHOWN:
                 lines.add("  ", ("?", "blue"), f" ... and {len(of_kind) - UNMANAGED_SHOWN} more unmanaged {kind}s "
                           "(all are listed by --format json)")
+        lines.blank()
+    if plan.load is not None:
+        lines.add(("Refresh load", "bold"), " (refresh starts per 15-minute slot of the week, before → after apply):")
+        for headline, tasks in load_lines(plan.load):
+            over = plan.load.max_starts_per_slot is not None and headline.endswith("over the limit")
+            lines.add("  ", ("▲", "bold red" if over else "yellow"), " ", (headline, "bold red" if over else None))
+            for task in tasks:
+                lines.add("      ", *([("+", "green"), " "] if not task.startswith("... ") else ["  "]), task)
+        lines.add("  ", (load_summary(plan.load), "dim" if not plan.exceeds_load else "bold red"))
         lines.blank()
     warnings = [(c.address, w) for c in plan.changes for w in c.warnings] + [("", w) for w in plan.warnings]
     if warnings:

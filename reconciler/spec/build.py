@@ -267,6 +267,11 @@ class _Builder:
         for key in ("prune", "scope", "ignore", "max_deletes"):
             if key in body and self.ok(("policy", key)):
                 self.out.settings[f"policy.{key}"] = Setting(body[key], self.loc.value(("policy", key)))
+        load = body.get("load")
+        limit_path = ("policy", "load", "max_starts_per_slot")
+        if isinstance(load, dict) and "max_starts_per_slot" in load and self.ok(limit_path):
+            self.out.settings["policy.load.max_starts_per_slot"] = Setting(load["max_starts_per_slot"],
+                                                                           self.loc.value(limit_path))
         if "protect" in body and self.ok(("policy", "protect")):
             for index, rule in enumerate(body["protect"]):
                 kind, name = next(iter(rule.items()))

@@ -98,7 +98,8 @@ def merge(fragments: Sequence[Fragment],
     policy = Policy(prune=value.get("policy.prune", False),
                     scope=tuple(_project_path(p) for p in value.get("policy.scope", {}).get("projects", [])),
                     protect=tuple(protect), ignore=tuple(value.get("policy.ignore", ())),
-                    max_deletes=value.get("policy.max_deletes", 50))
+                    max_deletes=value.get("policy.max_deletes", 50),
+                    max_starts_per_slot=value.get("policy.load.max_starts_per_slot"))
     encryption = settings.get("encryption")
     desired = DesiredState(server=value.get("server"), site=value.get("site"), flavor=value.get("flavor"),
                            encryption_mode=value.get("encryption"),

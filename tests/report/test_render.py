@@ -64,6 +64,13 @@ Unmanaged (in scope, not declared in any file; deleted only with policy.prune: t
   ? schedule["Old"]: daily at 05:00; not declared in any file; 3 tasks on this site, 0 on other sites
   ? task[datasource "Sales/Other"][full @ Old]: full refresh on Old; not declared in any file
 
+Refresh load (refresh starts per 15-minute slot of the week, before → after apply):
+  ▲ Mon-Sun 03:00: 0 → 1 starts (+1)
+      + task[datasource "Sales/Orders"][full @ Nightly 02:00]
+  ▲ Mon 06:00: 0 → 1 starts (+1)
+      + task[datasource "Sales/Orders"][incremental @ Weekly]
+  Busiest slot: 3 → 1 refresh starts in 15 minutes.
+
 Warnings:
   ! schedule["Nightly 02:00"]: "Nightly 02:00" is a server schedule: this update changes it for every site; 4 tasks on other sites use it, and 0 tasks on this site that the files don't manage.
 
@@ -110,6 +117,14 @@ PLAN_MARKDOWN = """\
 | `~` update | 0 |
 | `-/+` replace | 0 |
 | `-` delete | 1 |
+
+**Refresh load** (refresh starts per 15-minute slot of the week, before → after apply):
+
+| Slot | Before | After | Tasks this plan starts there |
+| --- | ---: | ---: | --- |
+| Mon-Sun 02:00 | 0 | 1 | <code>task[datasource &quot;Sales/Orders&quot;][full @ Nightly]</code> |
+
+Busiest slot: 1 → 1 refresh starts in 15 minutes.
 
 <details><summary><code>+ task[datasource &quot;Sales/Orders&quot;][full @ Nightly]</code> will be created</summary>
 
