@@ -36,7 +36,8 @@ class JobState(NamedTuple):
 def _started(job: Job) -> float:
     if job.bridge:  # assigned to a Bridge client at once
         return job.created_at
-    return job.created_at + job.duration * QUEUED_SHARE
+    queued = job.queued if job.queued is not None else job.duration * QUEUED_SHARE
+    return job.created_at + queued
 
 
 def completed_at(job: Job) -> float | None:
@@ -67,7 +68,7 @@ def job_state(job: Job, now: float) -> JobState:
         return JobState(status, 100, min(started, done) if code != 2 or started <= done else None, done, code)
     if now < started:
         return JobState("Pending", 0, None, None, None)
-    span = max(job.duration * (1 - (0 if job.bridge else QUEUED_SHARE)), 1e-9)
+    span = max(job.created_at + job.duration - started, 1e-9)
     progress = max(0, min(99, int((now - started) / span * 100)))
     # A Bridge job says finishCode 0 while a Bridge client is assigned: not finished (no completedAt).
     return JobState("InProgress", progress, started, None, 0 if job.bridge else None)

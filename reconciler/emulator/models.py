@@ -172,6 +172,8 @@ class Job:
     settled: bool = False
     bridge: bool = False
     """A Tableau Bridge refresh: finishCode 0 while a Bridge client is assigned, 3 or 1 at the end."""
+    queued: float | None = None
+    """Seconds spent queued before starting; None: the first fifth of `duration` (see `jobs.py`)."""
 
 
 def not_extractable(item: ContentItem) -> EmulatorError:
@@ -225,6 +227,8 @@ class Store:
     schedules: dict[str, Schedule] = field(default_factory=dict)
     tasks: TaskTable = field(default_factory=TaskTable)
     jobs: dict[str, Job] = field(default_factory=dict)
+    history: dict[str, Job] = field(default_factory=dict)
+    """Past, finished refresh jobs from the seed (oldest first); never settled again."""
     events: list[Event] = field(default_factory=list)
     on_change: Callable[[], None] | None = None
     lock: threading.RLock = field(default_factory=threading.RLock)
@@ -412,7 +416,7 @@ class Store:
     def job(self, site_id: str, job_id: str) -> Job:
         with self.lock:
             self._settle()
-            job = self.jobs.get(job_id)
+            job = self.jobs.get(job_id) or self.history.get(job_id)
             if job is None or job.site_id != site_id:
                 raise EmulatorError.not_found("404031", "Job not found",
                                               f"The job ID '{job_id}' doesn't correspond to an existing job.")
@@ -457,8 +461,10 @@ class Store:
     def list_jobs(self, site_id: str) -> list[Job]:
         with self.lock:
             self._settle()
-            return sorted((j for j in self.jobs.values() if j.site_id == site_id),
-                          key=lambda j: j.created_at, reverse=True)
+            recent = sorted((j for j in self.jobs.values() if j.site_id == site_id),
+                            key=lambda j: j.created_at, reverse=True)
+            # The seed's history is older than any job made since: newest first after them.
+            return recent + [j for j in reversed(self.history.values()) if j.site_id == site_id]
 
     # ---- sites and encryption -------------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from typing import ClassVar
 
 from . import scheduling
 from .exceptions import EmulatorError
@@ -20,7 +21,7 @@ from .serializers import (
     pagination_xml,
     schedule_xml,
 )
-from .wire import INCREMENTAL_REFRESH_API, api_at_least, boolean, child, parse_body
+from .wire import INCREMENTAL_REFRESH_API, api_at_least, boolean, child, iso, parse_body
 
 __all__ = ["ScheduleResponses"]
 
@@ -75,6 +76,9 @@ def _target(el: ET.Element) -> tuple[str, str]:
                 raise EmulatorError.bad_request(f"The <{kind}> element has no id.")
             return kind, item_id
     raise EmulatorError.bad_request("The request names no <datasource> or <workbook>.")
+
+
+_TIME_OPS = ("eq", "gt", "gte", "lt", "lte")
 
 
 class ScheduleResponses(BaseResponses):
@@ -290,15 +294,50 @@ class ScheduleResponses(BaseResponses):
         job = self.store.job(site_id, req.params["job_id"])
         return ok(job_xml(job, self.store.clock()))
 
-    def list_jobs(self, req: Req) -> Reply:
-        site_id, _ = self.site_id(req)
+    #: Query Jobs' filter fields and their operators (the Query Jobs reference, as tableau-mcp's
+    #: list-jobs tool documents them; docs/tableau-behaviour.md). Times compare as ISO 8601 text.
+    JOB_FILTER_OPERATORS: ClassVar[dict[str, tuple[str, ...]]] = {
+        "jobType": ("eq", "in"), "status": ("eq",), "title": ("eq", "has"), "subtitle": ("eq", "has"),
+        "notes": ("has",), "createdAt": _TIME_OPS, "startedAt": _TIME_OPS, "completedAt": _TIME_OPS,
+    }
+
+    def _filtered_jobs(self, site_id: str, expr: str | None) -> list[Job]:
+        """The site's jobs through `expr`; the answer is kept while nothing changes, so that paging
+        through a long history filters it once, not once per page."""
         jobs = self.store.list_jobs(site_id)
+        with self.store.lock:
+            key = (site_id, expr, len(self.store.events), len(self.store.jobs), len(self.store.history))
+            settled = all(j.settled for j in self.store.jobs.values() if j.site_id == site_id)
+        cached = getattr(self, "_jobs_cache", None)
+        if settled and cached is not None and cached[0] == key:
+            return list(cached[1])
         now = self.store.clock()
+        for clause in (expr or "").split(","):
+            name, _, rest = clause.partition(":")
+            operator = rest.partition(":")[0]
+            allowed = self.JOB_FILTER_OPERATORS.get(name)
+            if allowed is not None and operator and operator not in allowed:
+                raise EmulatorError.bad_request(
+                    f"Invalid filter operator '{operator}' for the field '{name}'. Supported: {', '.join(allowed)}.")
         fields: dict[str, Accessor[Job]] = {
             "status": lambda j: job_state(j, now).status,
             "jobType": background_job_type,
+            "title": lambda j: j.item_name,
+            "subtitle": lambda j: j.item_kind.capitalize(),
+            "notes": lambda j: j.notes if job_state(j, now).finish_code == 1 else "",
+            "createdAt": lambda j: iso(j.created_at) or "",
+            "startedAt": lambda j: iso(job_state(j, now).started_at) or "",
+            "completedAt": lambda j: iso(job_state(j, now).completed_at) or "",
         }
-        jobs = apply_filters(jobs, req.args.get("filter"), fields)
+        rows = apply_filters(jobs, expr, fields)
+        if settled:
+            self._jobs_cache = (key, rows)
+        return list(rows)
+
+    def list_jobs(self, req: Req) -> Reply:
+        site_id, _ = self.site_id(req)
+        now = self.store.clock()
+        jobs = self._filtered_jobs(site_id, req.args.get("filter"))
         rows, number, size, total = paginate(jobs, req.args)
         body = "".join(background_job_xml(j, now) for j in rows)
         return ok(pagination_xml(number, size, total) + f"<backgroundJobs>{body}</backgroundJobs>")

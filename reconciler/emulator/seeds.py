@@ -122,8 +122,10 @@ from __future__ import annotations
 
 import random
 import uuid
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from .history import DEMO_STORIES, add_history
 from .models import ContentItem, Pat, Project, Schedule, Site, Store, Task, User
 from .recurrence import WEEKDAYS, Recurrence, normalize_recurrence
 
@@ -478,9 +480,25 @@ def load_seed(store: Store, config: EmulatorConfig) -> None:
     """Fill an empty store with the configured seed."""
     if config.seed == "demo":
         _demo(store)
+        days = 14.0 if config.history_days is None else config.history_days
+        add_history(store, days, "demo", DEMO_STORIES)
+        _match_history(store)
     elif config.seed == "empty":
         _empty(store)
     elif config.seed == "synthetic":
         _synthetic(store, config)
+        add_history(store, config.history_days or 0.0, f"synthetic-{config.random_seed}")
     else:
         raise ValueError(f"unknown seed {config.seed!r}: use demo, empty or synthetic")
+
+
+def _match_history(store: Store) -> None:
+    """A task's consecutiveFailedCount tells the same story as its history (failures since its last success)."""
+    streak: dict[str, int] = {}
+    for job in store.history.values():  # oldest first
+        if job.task_id is not None:
+            streak[job.task_id] = streak.get(job.task_id, 0) + 1 if job.fails else 0
+    for task_id, count in streak.items():
+        task = store.tasks.get(task_id)
+        if task is not None and task.consecutive_failed_count == 0 and count > 0:  # seeded counts stay
+            store.tasks[task_id] = replace(task, consecutive_failed_count=count)

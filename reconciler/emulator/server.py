@@ -70,6 +70,8 @@ class EmulatorConfig:
     throttle_rate: float = 0.0
     token_ttl: float = 14400.0
     job_seconds: float = 1.0
+    history_days: float | None = None
+    """Days of past refresh jobs the seed makes (None: 14 for demo, none for synthetic and empty)."""
     drop_rate: float = 0.0
     """Probability of closing the connection before handling the request, without an answer."""
     drop_after_rate: float = 0.0

@@ -42,6 +42,7 @@ def dump(store: Store) -> dict[str, Any]:
             "schedules": [asdict(x) for x in store.schedules.values()],
             "tasks": [asdict(x) for x in store.tasks.values()],
             "jobs": [asdict(x) for x in store.jobs.values()],
+            "history": [asdict(x) for x in store.history.values()],
         }
 
 
@@ -68,6 +69,7 @@ def restore(store: Store, data: dict[str, Any]) -> None:
             rec = _recurrence(d.pop("recurrence"))
             store.tasks[d["id"]] = Task(**d, recurrence=rec)
         store.jobs = {d["id"]: Job(**d) for d in data["jobs"]}
+        store.history = {d["id"]: Job(**d) for d in data.get("history", [])}
         store.sessions = {}
 
 

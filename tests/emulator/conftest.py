@@ -15,15 +15,16 @@ from .helpers import sign_in
 
 @pytest.fixture
 def emu() -> Iterator[Emulator]:
-    """A Server-flavor demo emulator whose jobs finish at once."""
-    with Emulator(flavor="server", seed="demo", job_seconds=0.0) as emulator:
+    """A Server-flavor demo emulator whose jobs finish at once; no seeded job history (the job list
+    holds only the jobs a test starts; tests/emulator/test_job_history.py covers the history)."""
+    with Emulator(flavor="server", seed="demo", job_seconds=0.0, history_days=0) as emulator:
         yield emulator
 
 
 @pytest.fixture
 def cloud() -> Iterator[Emulator]:
-    """A Cloud-flavor demo emulator whose jobs finish at once."""
-    with Emulator(flavor="cloud", seed="demo", job_seconds=0.0) as emulator:
+    """A Cloud-flavor demo emulator whose jobs finish at once; no seeded job history."""
+    with Emulator(flavor="cloud", seed="demo", job_seconds=0.0, history_days=0) as emulator:
         yield emulator
 
 
@@ -34,6 +35,7 @@ def make_emulator() -> Iterator[Callable[..., Emulator]]:
 
     def make(**options: Any) -> Emulator:
         options.setdefault("job_seconds", 0.0)
+        options.setdefault("history_days", 0)
         emulator = Emulator(**options).start()
         started.append(emulator)
         return emulator
