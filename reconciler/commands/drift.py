@@ -13,6 +13,7 @@ from reconciler.commands.common import (
     created_note,
     resolve_settings,
 )
+from reconciler.commands.history import DEFAULT_HISTORY_DAYS, read_health
 from reconciler.commands.plan import read_and_plan
 from reconciler.errors import UsageError
 from reconciler.gcpause import gc_paused
@@ -25,16 +26,19 @@ FORMATS = ("text", "json", "markdown", "junit")
 
 
 def drift(paths: Sequence[Path], options: ConnectionOptions, *, fmt: str = "text",
-          output_file: Path | None = None, fail_on_unhealthy: bool = False) -> int:
+          output_file: Path | None = None, fail_on_unhealthy: bool = False,
+          history_days: int = DEFAULT_HISTORY_DAYS) -> int:
     """Exit 0 in sync, 2 drift, 1 error: the same in every format (``DriftReport.drifted``)."""
     # A 100,000-task site is millions of objects and almost no reference cycles: the collector's passes
     # over them cost seconds and free next to nothing (docs/benchmarks.md).
     with gc_paused():
-        return _drift(paths, options, fmt=fmt, output_file=output_file, fail_on_unhealthy=fail_on_unhealthy)
+        return _drift(paths, options, fmt=fmt, output_file=output_file, fail_on_unhealthy=fail_on_unhealthy,
+                      history_days=history_days)
 
 
 def _drift(paths: Sequence[Path], options: ConnectionOptions, *, fmt: str = "text",
-           output_file: Path | None = None, fail_on_unhealthy: bool = False) -> int:
+           output_file: Path | None = None, fail_on_unhealthy: bool = False,
+           history_days: int = DEFAULT_HISTORY_DAYS) -> int:
     if fmt not in FORMATS:
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}.")
     if output_file is not None:
@@ -43,9 +47,11 @@ def _drift(paths: Sequence[Path], options: ConnectionOptions, *, fmt: str = "tex
     desired = load_desired(paths)
     with connect(resolve_settings(options, desired, warn=output.warn), warn=output.warn) as conn:
         # Not strict: a difference Tableau's REST API cannot reconcile is still drift, reported with why.
-        # Details only of the declared schedules: the others are described from the list.
+        # Details only of the declared schedules: the others are described from the list (so a task on
+        # an undeclared schedule gets no staleness verdict: its recurrence is not known).
         desired, live, plan = read_and_plan(conn, desired, output, strict=False)
-    report = make_drift(plan, live, desired, unhealthy_fails=fail_on_unhealthy)
+        health = read_health(conn, live, history_days, output)
+    report = make_drift(plan, live, desired, health, unhealthy_fails=fail_on_unhealthy)
     if fmt == "json":
         text = render_drift_json(report)
     elif fmt == "markdown":

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from .drift import BUCKETS, DriftEntry, DriftReport, ManagedObject, make_drift
 from .fingerprint import observe, stale_objects
+from .health import HealthReport, TaskHealth, make_health
+from .load import LoadProfile, Start, busy_profile, live_starts, make_profile, slot_label
 from .make import make_plan
 from .permissions import PermissionGap, permission_gaps
 from .serialize import is_digest, plan_digest, plan_from_json, plan_to_dict, plan_to_json
@@ -16,8 +18,10 @@ from .types import (
     SYMBOLS,
     Action,
     FieldChange,
+    LoadChange,
     Plan,
     ResourceChange,
+    SlotChange,
     Unmanaged,
 )
 
@@ -30,19 +34,30 @@ __all__ = [
     "DriftEntry",
     "DriftReport",
     "FieldChange",
+    "HealthReport",
+    "LoadChange",
+    "LoadProfile",
     "ManagedObject",
     "PermissionGap",
     "Plan",
     "ResourceChange",
+    "SlotChange",
+    "Start",
+    "TaskHealth",
     "Unmanaged",
+    "busy_profile",
     "is_digest",
+    "live_starts",
     "make_drift",
+    "make_health",
     "make_plan",
+    "make_profile",
     "observe",
     "permission_gaps",
     "plan_digest",
     "plan_from_json",
     "plan_to_dict",
     "plan_to_json",
+    "slot_label",
     "stale_objects",
 ]

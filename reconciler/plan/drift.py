@@ -7,7 +7,9 @@ Buckets, in order:
 - ``missing``: declared but absent (the plan's creates);
 - ``unmanaged``: in scope but not declared (the plan's unmanaged list and its prune deletes);
 - ``unhealthy``: tasks whose last refreshes failed, suspended schedules a managed task uses, and
-  items in scope with an extract but no refresh task.
+  items in scope with an extract but no refresh task; with the job history (``health``), also tasks
+  whose extract is stale and tasks near Tableau Cloud's 2-hour limit, each with its figures
+  (failures in a row and over the window, last success, median and worst duration).
 
 ``in_sync`` is True when nothing is changed, missing or unmanaged (unhealthy alone does not make a
 site drift: it is reported, not reconciled). ``drifted`` is the one truth every format and the exit
@@ -24,6 +26,7 @@ from dataclasses import dataclass, field
 from reconciler.model import DesiredState, LiveState
 
 from .addresses import SITE_MODE, encrypt_address, item_address, quote, schedule_address, task_address
+from .health import CLOUD_REFRESH_LIMIT, HealthReport, TaskHealth
 from .resolve import Managed, in_scope, resolve_extracts
 from .types import Action, FieldChange, Plan, ResourceChange
 
@@ -31,6 +34,8 @@ __all__ = ["BUCKETS", "DriftEntry", "DriftReport", "ManagedObject", "make_drift"
 
 BUCKETS: tuple[str, ...] = ("changed", "missing", "unmanaged", "unhealthy")
 _BUCKET_ORDER = {bucket: n for n, bucket in enumerate(BUCKETS)}
+#: A number (or flag, or id) behind an unhealthy finding.
+Figure = str | int | float | bool | None
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,9 @@ class DriftEntry:
     source: str | None
     fields: tuple[FieldChange, ...] = ()
     object: str | None = None
+    #: Figures behind an unhealthy finding (``runs``, ``failures``, ``consecutive_failures``,
+    #: ``last_success``, ``median_seconds``, ``worst_seconds``...), as (name, value) pairs.
+    figures: tuple[tuple[str, Figure], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -139,8 +147,9 @@ def _from_change(change: ResourceChange) -> DriftEntry:
     return DriftEntry(bucket, change.address, _describe(change), change.source, change.changes, object_address)
 
 
-def make_drift(plan: Plan, live: LiveState, desired: DesiredState, unhealthy_fails: bool = False) -> DriftReport:
-    """The drift report for ``plan`` (made from ``desired`` and ``live``)."""
+def make_drift(plan: Plan, live: LiveState, desired: DesiredState, health: HealthReport | None = None,
+               unhealthy_fails: bool = False) -> DriftReport:
+    """The drift report for ``plan`` (made from ``desired`` and ``live``; ``health`` from the job history)."""
     resolved = resolve_extracts(desired, live)
     ignore = set(desired.policy.ignore)
     scope = desired.policy.scope
@@ -163,7 +172,7 @@ def make_drift(plan: Plan, live: LiveState, desired: DesiredState, unhealthy_fai
 
     entries = [_from_change(c) for c in plan.changes]
     entries += [DriftEntry("unmanaged", u.address, u.detail, None) for u in plan.unmanaged]
-    entries += _unhealthy(live, desired, resolved, refresh_items, scope)
+    entries += _unhealthy(live, desired, resolved, refresh_items, scope, health)
 
     items = {(i.kind, i.id): i for i in live.items}
     in_scope_tasks = [
@@ -190,23 +199,46 @@ def _unhealthy(
     resolved: tuple[Managed, ...],
     refresh_items: dict[tuple[str, str], str],
     scope: tuple[tuple[str, ...], ...],
+    health: HealthReport | None = None,
 ) -> list[DriftEntry]:
     items = {(i.kind, i.id): i for i in live.items}
     out: list[DriftEntry] = []
     with_tasks = {(t.item_kind, t.item_id) for t in live.tasks}
-    for task in sorted((t for t in live.tasks if t.consecutive_failures > 0), key=lambda t: t.id):
+    suspended = {s.name for s in live.schedules if s.state == "suspended"}
+    reported: set[tuple[str, str, str]] = set()
+    # Without a history only failing tasks can be unhealthy: a 100,000-task site sorts just those.
+    candidates = live.tasks if health is not None else [t for t in live.tasks if t.consecutive_failures > 0]
+    for task in sorted(candidates, key=lambda t: t.id):
         item = items.get((task.item_kind, task.item_id))
         if item is None:
             continue
         owner = refresh_items.get((item.kind, item.id))
         if owner is None and not in_scope(item.project, scope):
             continue
+        history = health.of(item.kind, item.path, task.type) if health is not None else None
+        task_key = (item.kind, item.path, task.type)
+        on_hold = task.schedule in suspended  # its history is another task's (same item and type)
+        count = max(task.consecutive_failures, history.consecutive_failures if history and not on_hold else 0)
+        findings: list[str] = []
+        if count > 0:
+            findings.append(f"{count} consecutive failed refresh{'es' if count != 1 else ''}")
+        if history is not None and health is not None and task_key not in reported and not on_hold:
+            if history.stale and count == 0:
+                findings.append("stale extract: " + _staleness(history, health))
+            if history.near_limit:
+                findings.append(_near_limit(history))
+        if not findings:
+            continue
         label = task.schedule or (task.recurrence.describe() if task.recurrence is not None else "?")
-        count = task.consecutive_failures
+        figures: tuple[tuple[str, Figure], ...] = (("task_id", task.id), ("consecutive_failures", count))
+        detail = "; ".join(findings) + f" (task {task.id})"
+        if history is not None and health is not None and not on_hold:
+            reported.add(task_key)
+            detail += "; " + _history_figures(history, health)
+            figures += _figures(history)
         out.append(DriftEntry(
-            "unhealthy", task_address(item.kind, item.path, task.type, label),
-            f"{count} consecutive failed refresh{'es' if count != 1 else ''} (task {task.id})", None,
-            object=owner,
+            "unhealthy", task_address(item.kind, item.path, task.type, label), detail, None,
+            object=owner, figures=figures,
         ))
     if live.flavor != "cloud":
         used: dict[str, int] = {}
@@ -237,3 +269,63 @@ def _unhealthy(
                 object=refresh_items.get(key),
             ))
     return out
+
+
+def duration_text(seconds: float) -> str:
+    """``42s``, ``4m10s``, ``1h52m``."""
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole}s"
+    if whole < 3600:
+        return f"{whole // 60}m{whole % 60:02d}s"
+    if whole < 2 * 86400:
+        return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
+    days, hours = divmod(round(whole / 3600), 24)
+    return f"{days}d{hours:02d}h" if hours else f"{days}d"
+
+
+def _age(seconds: float) -> str:
+    if seconds < 3600:
+        return f"{max(0, int(seconds // 60))} min ago"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.0f} h ago"
+    return f"{seconds / 86400:.0f} days ago"
+
+
+def _window(health: HealthReport) -> str:
+    days = health.window / 86400
+    return f"{days:.0f} day{'s' if round(days) != 1 else ''}"
+
+
+def _history_figures(h: TaskHealth, health: HealthReport) -> str:
+    parts = [f"{h.failures} of {h.runs} runs failed in the last {_window(health)}"]
+    if h.last_success is not None:
+        parts.append(f"last success {_age(health.now - h.last_success)}")
+    else:
+        parts.append(f"no success in the last {_window(health)}")
+    if h.median_duration is not None and h.worst_duration is not None:
+        parts.append(f"median {duration_text(h.median_duration)}, worst {duration_text(h.worst_duration)}")
+    return ", ".join(parts)
+
+
+def _staleness(h: TaskHealth, health: HealthReport) -> str:
+    gap = duration_text(h.expected_gap or 0.0)
+    if h.last_success is None:
+        return f"no successful refresh in the last {_window(health)} although its schedule runs at least every {gap}"
+    return (f"last successful refresh {_age(health.now - h.last_success)}, but its schedule runs at least every "
+            f"{gap}")
+
+
+def _near_limit(h: TaskHealth) -> str:
+    worst = duration_text(h.worst_duration or 0.0)
+    return (f"slow: its longest refresh took {worst}, near Tableau Cloud's {duration_text(CLOUD_REFRESH_LIMIT)} "
+            "limit for one refresh (a longer one is stopped)")
+
+
+def _figures(h: TaskHealth) -> tuple[tuple[str, Figure], ...]:
+    return (
+        ("runs", h.runs), ("failures", h.failures), ("history_consecutive_failures", h.consecutive_failures),
+        ("last_success", h.last_success), ("median_seconds", h.median_duration),
+        ("worst_seconds", h.worst_duration), ("expected_gap_seconds", h.expected_gap), ("stale", h.stale),
+        ("near_limit", h.near_limit),
+    )

@@ -26,7 +26,8 @@ def drift_to_dict(report: DriftReport) -> dict[str, object]:
     ``counts`` (``changed``, ``missing``, ``unmanaged``, ``unhealthy``), ``coverage`` (``managed_tasks``,
     ``tasks_in_scope``, ``fraction``, ``percent``), ``managed`` (``address``, ``kind``, ``source``)
     and ``entries`` (``bucket``, ``address``, ``detail``, ``source``, ``object``, ``fields`` of
-    ``path``/``before``/``after``), entries ordered by bucket then address.
+    ``path``/``before``/``after``; ``figures``: the job-history numbers behind an unhealthy finding),
+    entries ordered by bucket then address.
     """
     return {
         "format_version": DRIFT_FORMAT_VERSION,
@@ -53,6 +54,7 @@ def drift_to_dict(report: DriftReport) -> dict[str, object]:
                 "source": e.source,
                 "object": e.object,
                 "fields": [{"path": f.path, "before": f.before, "after": f.after} for f in e.fields],
+                "figures": dict(e.figures),
             }
             for e in report.entries
         ],

@@ -1,0 +1,150 @@
+"""Health: the site's recent extract refresh jobs joined to its tasks (pure, no I/O).
+
+Query Jobs names a job's item only by name (``title``) and kind (``subtitle``), not by id, so a job
+is joined to an item by (kind, name); when two items of a kind share a name, their jobs cannot be
+told apart and neither gets figures (``ambiguous``) rather than the wrong ones. Jobs are told full
+from incremental by their job type, so figures are per (item, type).
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+
+from reconciler.model import JobRun, LiveState
+
+from .load import SLOT_MINUTES, SLOTS, live_starts, week_slots
+
+__all__ = ["CLOUD_REFRESH_LIMIT", "NEAR_LIMIT_SHARE", "HealthReport", "TaskHealth", "expected_gap", "make_health"]
+
+#: Tableau Cloud stops one extract refresh after 2 hours (7,200 s): docs/tableau-behaviour.md.
+CLOUD_REFRESH_LIMIT = 7200.0
+#: A task whose worst run took this share of the limit is reported as near it.
+NEAR_LIMIT_SHARE = 0.75
+_FINISHED = ("Success", "Failed", "Cancelled")
+
+
+@dataclass(frozen=True)
+class TaskHealth:
+    """The recent history of one item's refreshes of one type (full or incremental)."""
+
+    kind: str
+    path: str
+    type: str
+    #: Jobs in the window that ran to an end, and how many of them failed.
+    runs: int
+    failures: int
+    #: Failed runs since the last success (most recent first).
+    consecutive_failures: int
+    #: Epoch seconds of the last successful end, and of the last run's start (None: none in the window).
+    last_success: float | None
+    last_run: float | None
+    #: Seconds, over the successful runs (None: no successful run).
+    median_duration: float | None
+    worst_duration: float | None
+    #: The longest time the task's recurrence leaves between two starts, in seconds (None: unknown).
+    expected_gap: float | None
+    #: The last success is older than the recurrence implies (or there is none in the window).
+    stale: bool
+    #: The worst run took at least NEAR_LIMIT_SHARE of Tableau Cloud's 2-hour limit.
+    near_limit: bool
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.kind, self.path, self.type)
+
+
+@dataclass(frozen=True)
+class HealthReport:
+    """Health of every task of the site that has a recurrence or history; ``window`` in seconds."""
+
+    tasks: tuple[TaskHealth, ...]
+    window: float
+    now: float
+    jobs: int
+    #: Jobs whose item could not be identified (unknown name, or a name two items share).
+    unmatched: int
+
+    def of(self, kind: str, path: str, task_type: str) -> TaskHealth | None:
+        return self._index.get((kind, path, task_type))
+
+    @property
+    def _index(self) -> Mapping[tuple[str, str, str], TaskHealth]:
+        cached = self.__dict__.get("_by_key")
+        if cached is None:
+            cached = {t.key: t for t in self.tasks}
+            object.__setattr__(self, "_by_key", cached)
+        return cached
+
+    def durations(self) -> dict[tuple[str, str, str], float]:
+        """Median durations by (kind, path, type): what ``load`` turns into busy time."""
+        return {t.key: t.median_duration for t in self.tasks if t.median_duration is not None}
+
+
+def expected_gap(slots: Iterable[int], monthly: bool) -> float | None:
+    """The longest gap, in seconds, between two consecutive starts of a week of slots (cyclic)."""
+    if monthly:
+        return 31 * 86400.0
+    ordered = sorted(set(slots))
+    if not ordered:
+        return None
+    gaps = [b - a for a, b in pairwise(ordered)] + [ordered[0] + SLOTS - ordered[-1]]
+    return max(gaps) * SLOT_MINUTES * 60.0
+
+
+def make_health(live: LiveState, runs: Sequence[JobRun], now: float, window: float) -> HealthReport:
+    """Join the job history (``runs``, of the last ``window`` seconds before ``now``) to the live tasks."""
+    by_name: dict[tuple[str, str], list[str]] = {}
+    for item in live.items:
+        by_name.setdefault((item.kind, item.name), []).append(item.path)
+    grouped: dict[tuple[str, str, str], list[JobRun]] = {}
+    unmatched = 0
+    for run in runs:
+        paths = by_name.get((run.kind or "", run.name), [])
+        if len(paths) != 1:
+            unmatched += 1
+            continue
+        grouped.setdefault((run.kind or "", paths[0], run.type), []).append(run)
+    gaps: dict[tuple[str, str, str], float] = {}
+    starts, _ = live_starts(live)
+    for start in starts:
+        weekly, monthly = week_slots(start.recurrence)
+        gap = expected_gap(weekly or monthly, monthly=not weekly)
+        key = (start.item[0], start.item[1], start.type)
+        if gap is not None:
+            gaps[key] = min(gap, gaps.get(key, gap))
+    out = [_task_health(key, grouped.get(key, []), gaps.get(key), now, window)
+           for key in sorted(set(grouped) | set(gaps))]
+    return HealthReport(tuple(out), window, now, len(runs), unmatched)
+
+
+def _task_health(key: tuple[str, str, str], runs: list[JobRun], gap: float | None, now: float,
+                 window: float) -> TaskHealth:
+    finished = sorted((r for r in runs if r.status in _FINISHED and r.ended_at is not None),
+                      key=lambda r: (r.ended_at or 0.0, r.id))
+    failures = sum(1 for r in finished if r.status == "Failed")
+    consecutive = 0
+    for run in reversed(finished):
+        if run.status == "Success":
+            break
+        if run.status == "Failed":
+            consecutive += 1
+    successes = [r for r in finished if r.status == "Success"]
+    durations = [d for r in successes if (d := r.duration) is not None]
+    last_success = max((r.ended_at or 0.0 for r in successes), default=None)
+    last_run = max((r.started_at or r.created_at for r in runs), default=None)
+    worst = max(durations, default=None)
+    stale = False
+    if gap is not None and gap < window:
+        # A run may start late (queued) and take its time: allow the gap, the worst run and an hour.
+        grace = gap + (worst or 0.0) + 3600.0
+        stale = (now - last_success > grace) if last_success is not None else True
+    return TaskHealth(
+        kind=key[0], path=key[1], type=key[2], runs=len(finished), failures=failures,
+        consecutive_failures=consecutive, last_success=last_success, last_run=last_run,
+        median_duration=statistics.median(durations) if durations else None, worst_duration=worst,
+        expected_gap=gap, stale=stale,
+        near_limit=worst is not None and worst >= CLOUD_REFRESH_LIMIT * NEAR_LIMIT_SHARE,
+    )
