@@ -143,6 +143,9 @@ def apply(
     journal: Annotated[Path | None, typer.Option("--journal", help="Record every action's outcome as JSON lines.")] = None,  # noqa: E501
     allow_mass_delete: Annotated[bool, typer.Option("--allow-mass-delete",
                                                     help="Allow more deletes than policy.max_deletes.")] = False,
+    allow_overload: Annotated[bool, typer.Option("--allow-overload",
+                                                 help="Allow more refresh starts in a 15-minute slot than "
+                                                      "policy.load.max_starts_per_slot.")] = False,
     server_move_strategy: MoveStrategy = "rest",
     target: Annotated[list[str] | None, typer.Option(
         "--target", help="Apply only the changes to a schedule, item or project (as plan --target); not with a "
@@ -176,7 +179,8 @@ def apply(
 
     raise typer.Exit(run(paths, options, auto_approve=auto_approve, parallelism=parallelism, journal=journal,
                          allow_mass_delete=allow_mass_delete, move_strategy=server_move_strategy,
-                         targets=target or (), expect_digest=expect_digest, break_lock=break_lock))
+                         targets=target or (), expect_digest=expect_digest, break_lock=break_lock,
+                         allow_overload=allow_overload))
 
 
 @app.command()
@@ -188,12 +192,16 @@ def drift(
     fail_on_unhealthy: Annotated[bool, typer.Option(
         "--fail-on-unhealthy", help="Count unhealthy findings (failing refreshes, suspended schedules, extracts "
                                     "without a task) as drift: exit 2 and junit failures.")] = False,
+    history_days: Annotated[int, typer.Option("--history-days", help="Days of refresh jobs to read for health "
+                                              "(failures, durations, stale extracts); 0 skips them.")] = 14,
     server: Server = None, site: Site = None, api_version: ApiVersion = None, ca_bundle: CaBundle = None,
     insecure: Insecure = False, debug: Debug = False, quiet: Quiet = False,
 ) -> None:
     """Report, read-only, where the site has wandered from the files. Exit 0 in sync, 2 drift, 1 error.
 
     Buckets: changed, missing, unmanaged, unhealthy; plus coverage (managed tasks / tasks in scope).
+    Unhealthy uses the job history (Query Jobs, administrators only): failures in a row and over the
+    window, last success, median and worst duration, stale extracts, refreshes near Cloud's 2-hour limit.
     --format markdown fits a pull-request comment; junit makes CI dashboards show drift as failed tests.
     The exit code is the same in every format: 2 when anything is changed, missing or unmanaged;
     unhealthy findings are reported (junit: skipped cases) and exit 0, unless --fail-on-unhealthy.
@@ -201,7 +209,39 @@ def drift(
     options = _connection(server, site, api_version, ca_bundle, insecure, debug, quiet)
     from reconciler.commands.drift import drift as run
 
-    raise typer.Exit(run(paths, options, fmt=fmt, output_file=output, fail_on_unhealthy=fail_on_unhealthy))
+    raise typer.Exit(run(paths, options, fmt=fmt, output_file=output, fail_on_unhealthy=fail_on_unhealthy,
+                         history_days=history_days))
+
+
+@app.command()
+def load(
+    paths: Annotated[list[Path] | None, typer.Argument(
+        help="Desired-state files (optional: for the server, the site, policy.load and --suggest).",
+        show_default=False)] = None,
+    fmt: Annotated[str, typer.Option("--format", help="text (a heatmap) or json.")] = "text",
+    output: Annotated[Path | None, typer.Option("--output", help="Also write a self-contained picture: "
+                                                "FILE.html (a page) or FILE.svg.")] = None,
+    suggest: Annotated[bool, typer.Option("--suggest", help="Print a patch to the files that staggers the "
+                                          "busiest slots (moves refreshes to copies of their schedules 15-45 "
+                                          "minutes later); nothing is changed.")] = False,
+    history_days: Annotated[int, typer.Option("--history-days", help="Days of refresh jobs whose durations turn "
+                                              "starts into busy time; 0 shows starts only.")] = 14,
+    peaks: Annotated[int, typer.Option("--peaks", help="How many of the busiest slots to list.")] = 5,
+    server: Server = None, site: Site = None, api_version: ApiVersion = None, ca_bundle: CaBundle = None,
+    insecure: Insecure = False, debug: Debug = False, quiet: Quiet = False,
+) -> None:
+    """Show, read-only, when the site's extract refreshes start: a weekday x hour heatmap and the peak slots.
+
+    Every task's schedule is expanded over a week of 15-minute slots. With the job history (Query
+    Jobs, administrators only) the heatmap shows refreshes running at once (busy time), from each
+    task's median duration. Examples: `reconciler load --output load.html`, `reconciler load
+    site.yaml --suggest > stagger.patch`.
+    """
+    options = _connection(server, site, api_version, ca_bundle, insecure, debug, quiet)
+    from reconciler.commands.load import load as run
+
+    raise typer.Exit(run(paths or [], options, fmt=fmt, output_file=output, suggest=suggest,
+                         history_days=history_days, peaks=peaks))
 
 
 @app.command()
@@ -328,11 +368,14 @@ def emulator_serve(
     job_seconds: Annotated[float, typer.Option(min=0.0, help="How long a refresh job runs.")] = 1.0,
     vizportal_max_items: Annotated[int, typer.Option(min=1, help="The most entries one page of a Vizportal list "
                                                      "(getExtractTasks, getSchedules) answers.")] = 1000,
+    history_days: Annotated[float | None, typer.Option(min=0.0, max=90.0, help="Days of past refresh jobs the "
+                                                       "seed makes (default: 14 for demo, 0 for synthetic).")] = None,
 ) -> None:
     """Serve a fake Tableau Server or Tableau Cloud over HTTP. Prints `listening on http://HOST:PORT` first."""
     from reconciler.emulator import EmulatorConfig, serve
 
     config = EmulatorConfig(host=host, port=port, flavor=flavor, seed=seed, datasources=datasources,
+                            history_days=history_days,
                             workbooks=workbooks, tasks=tasks, schedules=schedules, projects=projects,
                             random_seed=random_seed, state=str(state) if state else None, latency_ms=latency_ms,
                             fail_rate=fail_rate, throttle_rate=throttle_rate, token_ttl=token_ttl,
