@@ -1,7 +1,9 @@
 """``reconciler demo``: the whole story against an in-process emulator, narrated.
 
 validate → plan → apply → plan again (no changes) → an out-of-band change on the "server" → drift
-catches it → apply converges → a refresh followed to completion, and one that fails. It needs no
+catches it (and the job history's failing and slow refreshes) → apply converges → the refresh load
+→ a change that crowds 02:00 refused by a load limit → a refresh followed to completion, and one
+that fails. It needs no
 network, no credentials and no setup beyond ``pip install .``; it takes well under a minute.
 """
 
@@ -23,6 +25,7 @@ from rich.rule import Rule
 from reconciler.commands.apply import apply
 from reconciler.commands.common import plain_console
 from reconciler.commands.drift import drift
+from reconciler.commands.load import load
 from reconciler.commands.options import ConnectionOptions
 from reconciler.commands.plan import plan
 from reconciler.commands.refresh import refresh
@@ -93,6 +96,31 @@ def _out_of_band_change(url: str) -> str:
     raise ReconcilerError("the demo could not find the task it means to delete")
 
 
+_CROWDED_MOVES = (
+    ("- datasource: Sales/Pipeline        # moves from \"Every 4 Hours\"\n    refresh:\n      - schedule: "
+     "Hourly Business Hours", "Hourly Business Hours"),
+    ("- datasource: Sales/Quotas          # starts encrypting its extract\n    encrypt: true\n    refresh:\n"
+     "      - schedule: Month End 23:00", "Month End 23:00"),
+    ("- datasource: Sales/Forecasts/Forecast Model Output\n    refresh:\n      - schedule: Daily 06:00",
+     "Daily 06:00"),
+    ("- workbook: Sales/Sales Overview     # moves to the new schedule\n    refresh:\n      - schedule: "
+     "Sales Pre-Open 05:30", "Sales Pre-Open 05:30"),
+)
+
+
+def _crowded(site_file: Path) -> Path:
+    """The demo's files with four refreshes moved onto Nightly 02:00 and a load limit."""
+    text = site_file.read_text(encoding="utf-8")
+    for block, schedule in _CROWDED_MOVES:
+        if block not in text:
+            raise ReconcilerError(f"the demo file no longer has the block it edits: {block.splitlines()[0]}")
+        text = text.replace(block, block.replace(f"schedule: {schedule}", "schedule: Nightly 02:00"))
+    text = text.replace("policy:\n", "policy:\n  load:\n    max_starts_per_slot: 10\n", 1)
+    crowded = site_file.with_name("crowded.yaml")
+    crowded.write_text(text, encoding="utf-8")
+    return crowded
+
+
 def demo(job_seconds: float = 1.5) -> int:
     console = plain_console()
     narrator = _Narrator(console)
@@ -135,6 +163,20 @@ def demo(job_seconds: float = 1.5) -> int:
             narrator.chapter("Put it back", "apply restores what the files say.",
                              f"reconciler apply {site_file} --auto-approve")
             _run(narrator, lambda: apply([site_file], options, auto_approve=True), {0: "applied"})
+            narrator.chapter(
+                "When do the refreshes run?",
+                "load expands every task's schedule over a week of 15-minute slots; with the job history, the "
+                "heatmap shows how many refreshes run at once. --output load.html writes it as a page.",
+                "reconciler load --peaks 2")
+            _run(narrator, lambda: load([], options, peaks=2), {0: "read-only"})
+            crowded = _crowded(site_file)
+            narrator.chapter(
+                "Everyone wants 02:00",
+                f"{crowded.name} moves four more Sales refreshes onto Nightly 02:00 and sets "
+                "policy.load.max_starts_per_slot: 10. plan shows the slot growing; apply refuses.",
+                f"reconciler apply {crowded} --auto-approve")
+            _run(narrator, lambda: apply([crowded], options, auto_approve=True),
+                 {0: "applied", 1: "refused: nothing was changed"})
             narrator.chapter("Refresh after the data pipeline ran",
                              "refresh starts the jobs now and follows them to the end; exit 0 only if all succeeded.",
                              "reconciler refresh --datasource Sales/Orders --datasource Sales/Customers")

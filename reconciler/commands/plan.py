@@ -37,6 +37,8 @@ def read_and_plan(conn: Connection, desired: DesiredState, output: Output, targe
                   details: ScheduleDetails = "declared", *, move_strategy: str = "rest",
                   strict: bool = True) -> tuple[DesiredState, LiveState, Plan]:
     """Read the site and make the plan: the first half of plan, apply and drift (``strict=False``)."""
+    if desired.policy.max_starts_per_slot is not None and details == "declared":
+        details = "used"  # a load limit counts every task: read the recurrence of every schedule in use
     with output.status(f"Reading {conn.settings.server} ..."):
         live = read_site(conn, desired, flavor=desired.flavor, schedule_details=details)
     desired = for_flavor(desired, live.flavor)

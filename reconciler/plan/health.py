@@ -137,7 +137,8 @@ def _task_health(key: tuple[str, str, str], runs: list[JobRun], gap: float | Non
     last_run = max((r.started_at or r.created_at for r in runs), default=None)
     worst = max(durations, default=None)
     stale = False
-    if gap is not None and gap < window:
+    # No job at all in the window says nothing (a task made since, or history not kept): not stale.
+    if gap is not None and gap < window and (runs or last_success is not None):
         # A run may start late (queued) and take its time: allow the gap, the worst run and an hour.
         grace = gap + (worst or 0.0) + 3600.0
         stale = (now - last_success > grace) if last_success is not None else True

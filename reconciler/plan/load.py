@@ -290,6 +290,19 @@ def _after_starts(live: LiveState, changes: Sequence[ResourceChange]) -> tuple[l
     return out + added, added, unplaced
 
 
+def _describe_group(slots: Sequence[int]) -> str:
+    """``Mon-Sun 02:00``, or for several times of day ``Mon-Fri 08:00, 09:00, 10:00`` / ``Mon-Fri 08:00 to
+    18:00 (11 times)``."""
+    times = sorted({n % SLOTS_PER_DAY for n in slots})
+    days = sorted({n // SLOTS_PER_DAY for n in slots})
+    if len(times) == 1:
+        return describe_slots(slots)
+    day_text = describe_slots(d * SLOTS_PER_DAY for d in days).rsplit(" ", 1)[0]
+    clocks = [slot_label(t).split(" ")[1] for t in times]
+    when = ", ".join(clocks) if len(clocks) <= 3 else f"{clocks[0]} to {clocks[-1]} ({len(clocks)} times)"
+    return f"{day_text} {when}"
+
+
 def plan_load(live: LiveState, changes: Sequence[ResourceChange], limit: int | None) -> LoadChange | None:
     """The slots the changes make busier (before: the live site; after: the site once applied).
 
@@ -305,13 +318,18 @@ def plan_load(live: LiveState, changes: Sequence[ResourceChange], limit: int | N
     busier = [n for n in range(SLOTS) if after.peaks[n] > before.peaks[n]]
     if not busier:
         return None
-    groups: dict[tuple[int, int, int, tuple[str, ...]], list[int]] = {}
+    by_time: dict[tuple[int, int, int, tuple[str, ...]], list[int]] = {}
     for n in busier:
         there = tuple(sorted(s.label for s in added if n in _slot_set(s.recurrence)))
-        groups.setdefault((n % SLOTS_PER_DAY, before.peaks[n], after.peaks[n], there), []).append(n)
+        by_time.setdefault((n % SLOTS_PER_DAY, before.peaks[n], after.peaks[n], there), []).append(n)
+    # The same days, counts and tasks at several times of day (an hourly schedule) make one line.
+    groups: dict[tuple[tuple[int, ...], int, int, tuple[str, ...]], list[int]] = {}
+    for (_, b, a, there), ns in by_time.items():
+        days = tuple(sorted({n // SLOTS_PER_DAY for n in ns}))
+        groups.setdefault((days, b, a, there), []).extend(ns)
     ranked = sorted(groups.items(), key=lambda kv: (-kv[0][2], -(kv[0][2] - kv[0][1]), min(kv[1])))
     shown = ranked[:SHOWN_SLOTS]
     if limit is not None:  # every group over the limit is shown: apply's refusal names them all
         shown += [g for g in ranked[SHOWN_SLOTS:] if g[0][2] > limit]
-    slots = tuple(SlotChange(describe_slots(ns), tuple(ns), b, a, there) for (_, b, a, there), ns in shown)
+    slots = tuple(SlotChange(_describe_group(ns), tuple(sorted(ns)), b, a, there) for (_, b, a, there), ns in shown)
     return LoadChange(slots, before.busiest, after.busiest, limit, max(unplaced_before, unplaced_after))

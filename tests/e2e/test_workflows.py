@@ -159,8 +159,11 @@ def test_demo_tells_the_whole_story(cli: Any) -> None:
     out = result.out
     for step in ("Check the files, offline", "What would change?", "Apply complete:",
                  "No changes. The site matches the configuration.", "Someone clicks in the web UI",
-                 "(exit code 2: drift found)", "(exit code 0: all refreshes succeeded)", "Login failed"):
+                 "(exit code 2: drift found)", "(exit code 0: all refreshes succeeded)", "Login failed",
+                 "Refresh load (refresh starts per 15-minute slot", "Most refreshes running at once, per hour",
+                 "near Tableau Cloud's 2h00m limit", "(exit code 1: refused: nothing was changed)"):
         assert step in out, step
+    assert "exceed policy.load.max_starts_per_slot (10 in 15 minutes) at Mon-Sun 02:00" in out
 
 
 def test_tsc_sees_what_apply_did(server_emu: Emulator, cli: Any, tmp_path: Path) -> None:

@@ -96,3 +96,8 @@ def test_without_history_drift_reports_only_the_task_list_figures() -> None:
     files = desired(extracts=[extract("datasource", "Sales/Orders", refresh=[want("Nightly")])])
     report = make_drift(make_plan(files, site), site, files)
     assert not [e for e in report.entries if e.bucket == "unhealthy"]
+
+
+def test_a_task_with_no_job_in_the_window_is_not_called_stale() -> None:
+    health = make_health(_site(), [], NOW, 14 * DAY)
+    assert all(not t.stale and t.runs == 0 for t in health.tasks)

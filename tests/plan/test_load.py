@@ -158,3 +158,17 @@ def test_twenty_thousand_tasks_expand_once_per_recurrence() -> None:
     starts = [Start(f"t{n}", recurrences[n % len(recurrences)]) for n in range(20000)]
     profile = make_profile(starts)
     assert sum(profile.weekly) == 20000 * 7 and profile.busiest == -(-20000 // 96)
+
+
+def test_an_hourly_schedule_is_one_line_of_the_load_section() -> None:
+    items = [ds("Sales/A"), ds("Sales/B")]
+    hourly = sched("Business", "hourly", "08:00", end="18:00", every=60, weekdays=("monday", "tuesday", "wednesday",
+                                                                                    "thursday", "friday"))
+    site = live(items=items, schedules=[sched("Nightly", line=5), hourly],
+                tasks=[task("a", items[0], schedule="Nightly"), task("b", items[1], schedule="Business")])
+    files = desired(schedules=[sched("Nightly", line=5), hourly],
+                    extracts=[extract("datasource", "Sales/A", refresh=[want("Business", line=20)])])
+    load = make_plan(files, site).load
+    assert load is not None and [(s.when, s.before, s.after) for s in load.slots] == [
+        ("Mon-Fri 08:00 to 18:00 (11 times)", 1, 2)]
+    assert len(load.slots[0].slots) == 55
