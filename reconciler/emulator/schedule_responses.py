@@ -304,13 +304,14 @@ class ScheduleResponses(BaseResponses):
     def _filtered_jobs(self, site_id: str, expr: str | None) -> list[Job]:
         """The site's jobs through `expr`; the answer is kept while nothing changes, so that paging
         through a long history filters it once, not once per page."""
-        jobs = self.store.list_jobs(site_id)
+        self.store.settle()
         with self.store.lock:
             key = (site_id, expr, len(self.store.events), len(self.store.jobs), len(self.store.history))
             settled = all(j.settled for j in self.store.jobs.values() if j.site_id == site_id)
         cached = getattr(self, "_jobs_cache", None)
         if settled and cached is not None and cached[0] == key:
-            return list(cached[1])
+            return cached[1]  # type: ignore[no-any-return]
+        jobs = self.store.list_jobs(site_id)
         now = self.store.clock()
         for clause in (expr or "").split(","):
             name, _, rest = clause.partition(":")
@@ -332,7 +333,7 @@ class ScheduleResponses(BaseResponses):
         rows = apply_filters(jobs, expr, fields)
         if settled:
             self._jobs_cache = (key, rows)
-        return list(rows)
+        return rows
 
     def list_jobs(self, req: Req) -> Reply:
         site_id, _ = self.site_id(req)
