@@ -174,14 +174,16 @@ def busy_profile(profile: LoadProfile, durations: Mapping[tuple[str, str, str], 
     """Refreshes running per slot (the backgrounders' busy time): each start occupies the slots its
     typical (median) duration covers, wrapping from Sunday night into Monday. ``durations`` is keyed
     by ``(kind, path, type)``; a task with no known duration counts one slot."""
-    busy = [0.0] * SLOTS
+    spans: Counter[tuple[Recurrence, int]] = Counter()
     for start in profile.starts:
         seconds = durations.get((*start.item, start.type))
-        span = max(1, math.ceil((seconds or 0.0) / (SLOT_MINUTES * 60)))
-        weekly, monthly = week_slots(start.recurrence)
+        spans[start.recurrence, max(1, math.ceil((seconds or 0.0) / (SLOT_MINUTES * 60)))] += 1
+    busy = [0.0] * SLOTS
+    for (recurrence, span), count in spans.items():  # one pass per distinct (recurrence, duration)
+        weekly, monthly = week_slots(recurrence)
         for n in (*weekly, *monthly):
             for k in range(min(span, SLOTS)):
-                busy[(n + k) % SLOTS] += 1.0
+                busy[(n + k) % SLOTS] += count
     return tuple(busy)
 
 

@@ -15,8 +15,8 @@ from urllib.parse import quote
 from xml.etree import ElementTree as ET
 
 from reconciler.model import JobRun
-from reconciler.tableau.connect import Connection
 from reconciler.tableau import wire
+from reconciler.tableau.connect import Connection
 from reconciler.tableau.read import PAGE_SIZE, READ_PARALLELISM, _Reader
 
 __all__ = ["JOB_TYPES", "history_filter", "parse_job", "read_history"]

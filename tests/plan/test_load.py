@@ -172,3 +172,16 @@ def test_an_hourly_schedule_is_one_line_of_the_load_section() -> None:
     assert load is not None and [(s.when, s.before, s.after) for s in load.slots] == [
         ("Mon-Fri 08:00 to 18:00 (11 times)", 1, 2)]
     assert len(load.slots[0].slots) == 55
+
+
+def test_busy_time_spreads_each_start_over_its_median_duration() -> None:
+    from reconciler.plan import busy_profile
+
+    nightly = rec("daily", "02:00")
+    starts = [Start("slow", nightly, "full", ("datasource", "Sales/Orders")),
+              Start("quick", nightly, "full", ("datasource", "Sales/Customers")),
+              Start("sunday", rec("weekly", "23:45", weekdays=("sunday",)), "full", ("workbook", "W"))]
+    busy = busy_profile(make_profile(starts), {("datasource", "Sales/Orders", "full"): 6000.0,
+                                               ("workbook", "W", "full"): 1800.0})
+    assert busy[MON + 8] == 2 and busy[MON + 9] == 1 and busy[MON + 14] == 1 and busy[MON + 15] == 0
+    assert busy[SLOTS - 1] == 1 and busy[0] == 1 and busy[1] == 0  # Sunday 23:45 runs into Monday
