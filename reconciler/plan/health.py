@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
+from reconciler.gcpause import gc_paused
 from reconciler.model import JobRun, LiveState
 
 from .load import SLOT_MINUTES, SLOTS, live_starts, week_slots
@@ -96,17 +97,25 @@ def expected_gap(slots: Iterable[int], monthly: bool) -> float | None:
 
 def make_health(live: LiveState, runs: Sequence[JobRun], now: float, window: float) -> HealthReport:
     """Join the job history (``runs``, of the last ``window`` seconds before ``now``) to the live tasks."""
+    with gc_paused():  # hundreds of thousands of runs: no collection while they are grouped
+        return _make_health(live, runs, now, window)
+
+
+def _make_health(live: LiveState, runs: Sequence[JobRun], now: float, window: float) -> HealthReport:
     by_name: dict[tuple[str, str], list[str]] = {}
     for item in live.items:
         by_name.setdefault((item.kind, item.name), []).append(item.path)
+    by_job: dict[tuple[str | None, str, str], list[JobRun]] = {}
+    for run in runs:
+        by_job.setdefault((run.kind, run.name, run.type), []).append(run)
     grouped: dict[tuple[str, str, str], list[JobRun]] = {}
     unmatched = 0
-    for run in runs:
-        paths = by_name.get((run.kind or "", run.name), [])
+    for (kind, name, task_type), jobs in by_job.items():
+        paths = by_name.get((kind or "", name), [])
         if len(paths) != 1:
-            unmatched += 1
+            unmatched += len(jobs)
             continue
-        grouped.setdefault((run.kind or "", paths[0], run.type), []).append(run)
+        grouped[(kind or "", paths[0], task_type)] = jobs
     gaps: dict[tuple[str, str, str], float] = {}
     starts, _ = live_starts(live)
     for start in starts:
@@ -120,10 +129,14 @@ def make_health(live: LiveState, runs: Sequence[JobRun], now: float, window: flo
     return HealthReport(tuple(out), window, now, len(runs), unmatched)
 
 
+def _ended(run: JobRun) -> tuple[float, str]:
+    return (run.ended_at or 0.0, run.id)
+
+
 def _task_health(key: tuple[str, str, str], runs: list[JobRun], gap: float | None, now: float,
                  window: float) -> TaskHealth:
-    finished = sorted((r for r in runs if r.status in _FINISHED and r.ended_at is not None),
-                      key=lambda r: (r.ended_at or 0.0, r.id))
+    finished = [r for r in runs if r.ended_at is not None and r.status in _FINISHED]
+    finished.sort(key=_ended)
     failures = sum(1 for r in finished if r.status == "Failed")
     consecutive = 0
     for run in reversed(finished):
@@ -132,8 +145,9 @@ def _task_health(key: tuple[str, str, str], runs: list[JobRun], gap: float | Non
         if run.status == "Failed":
             consecutive += 1
     successes = [r for r in finished if r.status == "Success"]
-    durations = [d for r in successes if (d := r.duration) is not None]
-    last_success = max((r.ended_at or 0.0 for r in successes), default=None)
+    durations = [r.ended_at - r.started_at for r in successes  # type: ignore[operator]
+                 if r.started_at is not None and r.ended_at >= r.started_at]  # type: ignore[operator]
+    last_success = successes[-1].ended_at if successes else None
     last_run = max((r.started_at or r.created_at for r in runs), default=None)
     worst = max(durations, default=None)
     stale = False

@@ -14,6 +14,7 @@ from datetime import datetime
 from urllib.parse import quote
 from xml.etree import ElementTree as ET
 
+from reconciler.gcpause import gc_paused
 from reconciler.model import JobRun
 from reconciler.tableau import wire
 from reconciler.tableau.connect import Connection
@@ -73,7 +74,7 @@ def read_history(conn: Connection, since: float, parallelism: int = READ_PARALLE
     """
     url = f"{conn.site_url}/jobs?filter={quote(history_filter(since), safe=':,[]')}&pageSize={PAGE_SIZE}"
     doing = "listing recent extract refresh jobs"
-    with ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="jobs") as pool:
+    with gc_paused(), ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="jobs") as pool:
         reader = _Reader(conn, pool)
         first = reader.get(f"{url}&pageNumber=1", doing)
         pagination = wire.find(first, "pagination")
