@@ -41,8 +41,9 @@ SITE = ["--datasources", "10000", "--workbooks", "5000", "--schedules", "300", "
 
 @contextmanager
 def emulator(tasks: int, latency: int, history_days: int = 0) -> Iterator[str]:
-    command = [sys.executable, "-m", "reconciler", "emulator", "serve", "--seed", "synthetic", "--tasks", str(tasks),
-               *SITE, "--latency-ms", str(latency), "--job-seconds", "0", "--history-days", str(history_days)]
+    command = [sys.executable, "-m", "reconciler", "emulator", "serve", "--port", "0", "--seed", "synthetic",
+               "--tasks", str(tasks), *SITE, "--latency-ms", str(latency), "--job-seconds", "0",
+               "--history-days", str(history_days)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         assert process.stdout is not None
