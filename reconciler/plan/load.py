@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from reconciler.model import WEEKDAYS, LiveState, Recurrence, parse_every
+from reconciler.model import WEEKDAYS, LiveState, LiveTask, Recurrence, parse_every
 
 from .addresses import task_address
 from .types import Action, LoadChange, ResourceChange, SlotChange
@@ -238,10 +238,38 @@ def live_starts(live: LiveState) -> tuple[list[Start], int]:
 SHOWN_SLOTS = 5
 
 
-def _after_starts(live: LiveState, changes: Sequence[ResourceChange]) -> tuple[list[Start], list[Start], int]:
-    """The site's tasks after apply (and, of them, the ones the plan creates or moves), from the plan alone."""
-    schedules: dict[str, tuple[Recurrence | None, str]] = {
-        s.name: (s.recurrence if s.detailed else None, s.state) for s in live.schedules}
+_ScheduleMap = dict[str, tuple[Recurrence | None, str]]
+
+
+def _count(tasks: Iterable[LiveTask], schedules: _ScheduleMap) -> tuple[Counter[Recurrence], int]:
+    """How many tasks run on each recurrence (labels are not needed to count), and how many are unknown."""
+    counts: Counter[Recurrence] = Counter()
+    unplaced = 0
+    for task in tasks:
+        recurrence = task.recurrence
+        if recurrence is None and task.schedule is not None:
+            recurrence, state = schedules.get(task.schedule, (None, "active"))
+            if state == "suspended":
+                continue
+        if recurrence is None:
+            unplaced += 1
+            continue
+        counts[recurrence] += 1
+    return counts, unplaced
+
+
+def _peaks(counts: Counter[Recurrence]) -> list[int]:
+    peaks = [0] * SLOTS
+    for recurrence, count in counts.items():
+        weekly, monthly = week_slots(recurrence)
+        for n in (*weekly, *monthly):
+            peaks[n] += count
+    return peaks
+
+
+def _after(live: LiveState, changes: Sequence[ResourceChange]) -> tuple[Counter[Recurrence], list[Start], int]:
+    """The recurrences of the site's tasks after apply, and the tasks the plan creates or moves, from the plan."""
+    schedules: _ScheduleMap = {s.name: (s.recurrence if s.detailed else None, s.state) for s in live.schedules}
     for change in changes:
         if change.kind != "schedule":
             continue
@@ -254,22 +282,7 @@ def _after_starts(live: LiveState, changes: Sequence[ResourceChange]) -> tuple[l
     gone = {c.target["task_id"] for c in changes
             if c.kind == "task" and c.action in (Action.DELETE, Action.MOVE, Action.REPLACE) and "task_id" in c.target}
     kept = live.tasks if not gone else tuple(t for t in live.tasks if t.id not in gone)
-    items = {(i.kind, i.id): i for i in live.items}
-    out: list[Start] = []
-    unplaced = 0
-    for task in kept:
-        recurrence = task.recurrence
-        if recurrence is None and task.schedule is not None:
-            recurrence, state = schedules.get(task.schedule, (None, "active"))
-            if state == "suspended":
-                continue
-        if recurrence is None:
-            unplaced += 1
-            continue
-        item = items.get((task.item_kind, task.item_id))
-        path = item.path if item is not None else task.item_id
-        out.append(Start(task_address(task.item_kind, path, task.type, task.schedule or recurrence.describe()),
-                         recurrence, task.type, (task.item_kind, path)))
+    counts, unplaced = _count(kept, schedules)
     added: list[Start] = []
     for change in changes:
         if change.kind != "task" or change.after is None:
@@ -286,10 +299,10 @@ def _after_starts(live: LiveState, changes: Sequence[ResourceChange]) -> tuple[l
             unplaced += 1
             continue
         task_type = after.get("type")
-        start = Start(change.address, recurrence, task_type if isinstance(task_type, str) else "full",
-                      (change.target.get("item_kind", ""), change.target.get("item_path", "")))
-        added.append(start)
-    return out + added, added, unplaced
+        added.append(Start(change.address, recurrence, task_type if isinstance(task_type, str) else "full",
+                           (change.target.get("item_kind", ""), change.target.get("item_path", ""))))
+        counts[recurrence] += 1
+    return counts, added, unplaced
 
 
 def _describe_group(slots: Sequence[int]) -> str:
@@ -313,17 +326,17 @@ def plan_load(live: LiveState, changes: Sequence[ResourceChange], limit: int | N
     """
     if not any(c.kind in ("task", "schedule") for c in changes):
         return None
-    before_starts, unplaced_before = live_starts(live)
-    after_starts, added, unplaced_after = _after_starts(live, changes)
-    before = make_profile(before_starts, unplaced_before)
-    after = make_profile(after_starts, unplaced_after)
-    busier = [n for n in range(SLOTS) if after.peaks[n] > before.peaks[n]]
+    live_schedules: _ScheduleMap = {s.name: (s.recurrence if s.detailed else None, s.state) for s in live.schedules}
+    before_counts, unplaced_before = _count(live.tasks, live_schedules)
+    after_counts, added, unplaced_after = _after(live, changes)
+    before, after = _peaks(before_counts), _peaks(after_counts)
+    busier = [n for n in range(SLOTS) if after[n] > before[n]]
     if not busier:
         return None
     by_time: dict[tuple[int, int, int, tuple[str, ...]], list[int]] = {}
     for n in busier:
         there = tuple(sorted(s.label for s in added if n in _slot_set(s.recurrence)))
-        by_time.setdefault((n % SLOTS_PER_DAY, before.peaks[n], after.peaks[n], there), []).append(n)
+        by_time.setdefault((n % SLOTS_PER_DAY, before[n], after[n], there), []).append(n)
     # The same days, counts and tasks at several times of day (an hourly schedule) make one line.
     groups: dict[tuple[tuple[int, ...], int, int, tuple[str, ...]], list[int]] = {}
     for (_, b, a, there), ns in by_time.items():
@@ -334,4 +347,4 @@ def plan_load(live: LiveState, changes: Sequence[ResourceChange], limit: int | N
     if limit is not None:  # every group over the limit is shown: apply's refusal names them all
         shown += [g for g in ranked[SHOWN_SLOTS:] if g[0][2] > limit]
     slots = tuple(SlotChange(_describe_group(ns), tuple(sorted(ns)), b, a, there) for (_, b, a, there), ns in shown)
-    return LoadChange(slots, before.busiest, after.busiest, limit, max(unplaced_before, unplaced_after))
+    return LoadChange(slots, max(before), max(after), limit, max(unplaced_before, unplaced_after))

@@ -113,16 +113,20 @@ def test_load_heatmap_json_and_a_self_contained_page(server_emu: Emulator, cli: 
     assert bad.code == 1 and ".html or .svg" in bad.err
 
 
-def test_suggest_prints_a_patch_that_applies_and_validates(server_emu: Emulator, cli: Any, tmp_path: Path) -> None:
-    site = exported(cli, tmp_path)
+def test_suggest_prints_a_patch_that_applies_and_validates(server_emu: Emulator, cli: Any, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    exported(cli, tmp_path)
+    site = Path("site.yaml")
     suggested = cli("load", site, "--suggest", "--history-days", "0")
     assert suggested.code == 0, suggested.err
     patch = suggested.out
-    assert patch.startswith(f"--- a/{site}") and "+  Daily 06:15:" in patch and '+    start: "06:15"' in patch
+    assert patch.startswith("--- a/site.yaml\n+++ b/site.yaml\n")
+    assert "+  Daily 06:15:" in patch and '+    start: "06:15"' in patch
     assert "Suggested: move" in suggested.err
-    patch_file = write(tmp_path / "stagger.patch", patch)
-    applied = subprocess.run(["patch", "-p1", "-i", str(patch_file), str(site)], capture_output=True, text=True,
-                             check=False, cwd=tmp_path)
+    write(tmp_path / "stagger.patch", patch)
+    applied = subprocess.run(["git", "apply", "stagger.patch"], capture_output=True, text=True, check=False,
+                             cwd=tmp_path)
     assert applied.returncode == 0, applied.stdout + applied.stderr
     assert cli("validate", site).code == 0
     plan = cli("plan", site)
