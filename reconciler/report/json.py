@@ -10,7 +10,7 @@ from reconciler.plan import BUCKETS, DriftReport, Plan, plan_to_json
 __all__ = ["DRIFT_FORMAT_VERSION", "drift_to_dict", "render_drift_json", "render_plan_json"]
 
 #: Version of the drift JSON document.
-DRIFT_FORMAT_VERSION = "1"
+DRIFT_FORMAT_VERSION = "1.1"
 
 
 def render_plan_json(plan: Plan) -> str:
