@@ -342,7 +342,10 @@ def emulator_serve(
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port; 0 picks a free one.")] = 8000,
     flavor: Annotated[str, typer.Option(help="server or cloud.")] = "server",
-    seed: Annotated[str, typer.Option(help="demo, empty or synthetic.")] = "demo",
+    seed: Annotated[str, typer.Option(help="demo, empty, synthetic, or multisite (six sites sharing the demo's "
+                                      "server schedules).")] = "demo",
+    sites: Annotated[int, typer.Option(min=1, help="synthetic: number of sites; the counts below are per site, "
+                                       "the server schedules are shared.")] = 1,
     datasources: Annotated[int, typer.Option(min=0, help="synthetic: number of data sources.")] = 10000,
     workbooks: Annotated[int, typer.Option(min=0, help="synthetic: number of workbooks.")] = 5000,
     tasks: Annotated[int, typer.Option(min=0, help="synthetic: number of refresh tasks.")] = 20000,
@@ -369,12 +372,13 @@ def emulator_serve(
     vizportal_max_items: Annotated[int, typer.Option(min=1, help="The most entries one page of a Vizportal list "
                                                      "(getExtractTasks, getSchedules) answers.")] = 1000,
     history_days: Annotated[float | None, typer.Option(min=0.0, max=90.0, help="Days of past refresh jobs the "
-                                                       "seed makes (default: 14 for demo, 0 for synthetic).")] = None,
+                                                       "seed makes (default: 14 for demo and multisite, 0 for "
+                                                       "synthetic).")] = None,
 ) -> None:
     """Serve a fake Tableau Server or Tableau Cloud over HTTP. Prints `listening on http://HOST:PORT` first."""
     from reconciler.emulator import EmulatorConfig, serve
 
-    config = EmulatorConfig(host=host, port=port, flavor=flavor, seed=seed, datasources=datasources,
+    config = EmulatorConfig(host=host, port=port, flavor=flavor, seed=seed, sites=sites, datasources=datasources,
                             history_days=history_days,
                             workbooks=workbooks, tasks=tasks, schedules=schedules, projects=projects,
                             random_seed=random_seed, state=str(state) if state else None, latency_ms=latency_ms,
@@ -386,8 +390,10 @@ def emulator_serve(
         raise UsageError(f"--fault-scope must be all or writes, not {fault_scope!r}.")
     if flavor not in ("server", "cloud"):
         raise UsageError(f"--flavor must be server or cloud, not {flavor!r}.")
-    if seed not in ("demo", "empty", "synthetic"):
-        raise UsageError(f"--seed must be demo, empty or synthetic, not {seed!r}.")
+    if seed not in ("demo", "empty", "synthetic", "multisite"):
+        raise UsageError(f"--seed must be demo, empty, synthetic or multisite, not {seed!r}.")
+    if sites > 1 and seed != "synthetic":
+        raise UsageError(f"--sites is for --seed synthetic; the {seed} seed has its own sites.")
     try:
         code = serve(config)
     except OSError as error:  # the port is taken, the address is not this machine's, the state file is unreadable

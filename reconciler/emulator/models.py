@@ -352,9 +352,17 @@ class Store:
             self.sessions.pop(token, None)
 
     def switch_site(self, token: str, content_url: str) -> Session:
-        """End this session and open one for the same user on another site (403070 if already there)."""
+        """End this session and open one for the same user on another site (403070 if already there).
+
+        Tableau Server only: on Cloud the session stays as it was and the call is refused (ledger:
+        "Switch Site", the Cloud answer is guessed).
+        """
         with self.lock:
             session, user = self.session(token)
+            if self.cloud:
+                raise EmulatorError.forbidden(
+                    "403000", "Forbidden",
+                    "Switch Site is not available on Tableau Cloud: sign in to each site instead.")
             site = self.site_by_content_url(content_url)
             if site is None:
                 raise EmulatorError.not_found("404000", "Site not found",
@@ -434,6 +442,12 @@ class Store:
     def list_sites(self) -> list[Site]:
         with self.lock:
             return list(self.sites.values())
+
+    def sites_of(self, user: User) -> list[Site]:
+        """The sites where this user's name has an account (where they may sign in or switch to)."""
+        with self.lock:
+            names = {u.site_id for u in self.users.values() if u.name.lower() == user.name.lower()}
+            return [s for s in self.sites.values() if s.id in names]
 
     def list_users(self, site_id: str) -> list[User]:
         with self.lock:

@@ -148,11 +148,14 @@ class ContentResponses(BaseResponses):
     # ---- sites ------------------------------------------------------------------------------------
 
     def list_sites(self, req: Req) -> Reply:
-        session, user = self.auth(req)
-        sites = self.store.list_sites()
-        if user.site_role != "ServerAdministrator":
-            sites = [s for s in sites if s.id == session.site_id]
-        rows, number, size, total = paginate(sites, req.args)
+        _, user = self.auth(req)
+        if user.site_role == "ServerAdministrator":
+            rows, number, size, total = paginate(self.store.list_sites(), req.args)
+        else:
+            # "the sites … that the caller … has access to"; pageSize/pageNumber are for server
+            # administrators only (ledger: "Query Sites"): every such site, in one page.
+            rows = self.store.sites_of(user)
+            number, size, total = 1, max(1, len(rows)), len(rows)
         return ok(pagination_xml(number, size, total) + "<sites>" + "".join(site_xml(s) for s in rows) + "</sites>")
 
     def get_site(self, req: Req) -> Reply:

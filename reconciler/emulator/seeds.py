@@ -132,7 +132,9 @@ from .recurrence import WEEKDAYS, Recurrence, normalize_recurrence
 if TYPE_CHECKING:
     from .server import EmulatorConfig
 
-__all__ = ["ADMIN_PAT", "ADMIN_USER", "VIEWER_PAT", "VIEWER_USER", "load_seed"]
+__all__ = ["ADMIN_PAT", "ADMIN_USER", "ANALYST_USER", "SEEDS", "VIEWER_PAT", "VIEWER_USER", "load_seed"]
+
+SEEDS = ("demo", "empty", "synthetic", "multisite")
 
 ADMIN_USER = ("admin", "admin")
 VIEWER_USER = ("viewer", "viewer")
@@ -252,6 +254,59 @@ _DEFAULT_PROJECTS = ["Default", "Sales", "Sales/Forecasts", "Sales/Regional", "S
 _FINANCE_PROJECTS = ["Default", "Finance", "Finance/Month End", "Finance/Planning"]
 
 
+# The multisite seed: the demo's two sites plus four more, all on the demo's server schedules.
+_MARKETING_PROJECTS = ["Default", "Campaigns", "Campaigns/Paid", "Web", "Brand"]
+_MARKETING_ITEMS: list[_Item] = [
+    ("datasource", "Campaigns", "Campaign Spend", "", [(_N, False), (_H, True)]),
+    ("datasource", "Campaigns/Paid", "Ad Impressions", "", [(_Q, True)]),
+    ("datasource", "Campaigns/Paid", "Ad Clicks", "", [(_F4, False)]),
+    ("datasource", "Web", "Sessions", "", [(_H, False)]),
+    ("datasource", "Web", "Conversions", "", [(_D6, False), (_N, False)]),
+    ("datasource", "Brand", "Survey Results", "", [(_WM, False)]),
+    ("datasource", "Brand", "Live Social Feed", "live", []),
+    ("workbook", "Campaigns", "Campaign Scorecard", "", [(_D6, False)]),
+    ("workbook", "Web", "Traffic Dashboard", "", [(_TW, False)]),
+    ("workbook", "Brand", "Brand Health", "enc", [(_ME, False)]),
+]
+_SUPPLY_PROJECTS = ["Default", "Logistics", "Logistics/Carriers", "Procurement"]
+_SUPPLY_ITEMS: list[_Item] = [
+    ("datasource", "Logistics", "Shipments", "", [(_F4, False), (_N, False)]),
+    ("datasource", "Logistics/Carriers", "Carrier Rates", "", [(_WM, False)]),
+    ("datasource", "Logistics/Carriers", "Carrier On-Time", "fails", [(_N, False)]),
+    ("datasource", "Procurement", "Purchase Orders", "", [(_TW, True)]),
+    ("datasource", "Procurement", "Supplier Master", "enc", [(_WE, False)]),
+    ("datasource", "Procurement", "Spend Cube", "", [(_ME, False), (_FM, False)]),
+    ("workbook", "Logistics", "Fleet Overview", "", [(_F4, False)]),
+    ("workbook", "Procurement", "Supplier Review", "", [(_WM, False)]),
+]
+_PEOPLE_PROJECTS = ["Default", "HR", "HR/Recruiting", "HR/Payroll"]
+_PEOPLE_ITEMS: list[_Item] = [
+    ("datasource", "HR", "Headcount", "enc", [(_N, False)]),
+    ("datasource", "HR/Recruiting", "Candidates", "", [(_D6, False)]),
+    ("datasource", "HR/Recruiting", "Offers", "", [(_H, False)]),
+    ("datasource", "HR/Payroll", "Payroll Register", "enc", [(_PR, False)]),
+    ("datasource", "HR/Payroll", "Benefits", "", [(_MM, False)]),
+    ("workbook", "HR", "People Dashboard", "", [(_WM, False)]),
+    ("workbook", "HR/Payroll", "Payroll Summary", "enc", [(_PR, False)]),
+]
+_SANDBOX_PROJECTS = ["Default", "Experiments"]
+_SANDBOX_ITEMS: list[_Item] = [
+    ("datasource", "Experiments", "Scratch Extract", "", [(_LN, False)]),
+    ("datasource", "Experiments", "Live Scratch", "live", []),
+    ("workbook", "Experiments", "Prototype", "", [(_D6, False)]),
+]
+#: (name, contentUrl, project paths, items) of the multisite seed's sites after Default and Finance.
+_MORE_SITES: list[tuple[str, str, list[str], list[_Item]]] = [
+    ("Marketing", "marketing", _MARKETING_PROJECTS, _MARKETING_ITEMS),
+    ("Supply Chain", "supply-chain", _SUPPLY_PROJECTS, _SUPPLY_ITEMS),
+    ("People", "people", _PEOPLE_PROJECTS, _PEOPLE_ITEMS),
+    ("Sandbox", "sandbox", _SANDBOX_PROJECTS, _SANDBOX_ITEMS),
+]
+#: A user with an account on only some sites (Query Sites lists those for a non-administrator).
+ANALYST_USER = ("analyst", "analyst")
+_ANALYST_SITES = ("marketing", "people")
+
+
 _URL_DROP = str.maketrans("", "", " &()")
 
 
@@ -339,7 +394,7 @@ def _demo_schedules(store: Store, ids: _Ids) -> dict[str, Schedule]:
 
 
 def _demo_site(store: Store, ids: _Ids, name: str, content_url: str, paths: list[str], items: list[_Item],
-               schedules: dict[str, Schedule]) -> None:
+               schedules: dict[str, Schedule]) -> Site:
     site, users = _add_site(store, ids, name, content_url)
     projects = _add_projects(store, ids, site, users["admin"], paths)
     for n, (kind, path, item_name, flags, refreshes) in enumerate(items):
@@ -361,6 +416,7 @@ def _demo_site(store: Store, ids: _Ids, name: str, content_url: str, paths: list
                         4 if item.fails_refresh else 0, None if store.cloud else schedule.id, cloud_rec,
                         ids.time(), store.next_vizportal_id())
             store.tasks[task.id] = task
+    return site
 
 
 def _demo(store: Store) -> None:
@@ -370,6 +426,20 @@ def _demo(store: Store) -> None:
     default_items = _DEFAULT_ITEMS + (_BRIDGE_ITEMS if store.cloud else [])
     _demo_site(store, ids, "Default", "", _DEFAULT_PROJECTS, default_items, schedules)
     _demo_site(store, ids, "Finance", "finance", _FINANCE_PROJECTS, _FINANCE_ITEMS, schedules)
+
+
+def _multisite(store: Store) -> None:
+    ids = _Ids("multisite-20240301")
+    _base(store, ids)
+    schedules = _demo_schedules(store, ids)
+    default_items = _DEFAULT_ITEMS + (_BRIDGE_ITEMS if store.cloud else [])
+    _demo_site(store, ids, "Default", "", _DEFAULT_PROJECTS, default_items, schedules)
+    _demo_site(store, ids, "Finance", "finance", _FINANCE_PROJECTS, _FINANCE_ITEMS, schedules)
+    for name, content_url, paths, items in _MORE_SITES:
+        site = _demo_site(store, ids, name, content_url, paths, items, schedules)
+        if content_url in _ANALYST_SITES:
+            user = User(ids.luid(), site.id, ANALYST_USER[0], "Explorer", ANALYST_USER[1], store.next_vizportal_id())
+            store.users[user.id] = user
 
 
 def _empty(store: Store) -> None:
@@ -414,11 +484,10 @@ def _synthetic_recurrences(rng: random.Random, count: int, cloud: bool) -> list[
     return list(found)
 
 
-def _synthetic(store: Store, config: EmulatorConfig) -> None:
-    ids = _Ids(f"synthetic-{config.random_seed}")
+def _synthetic_content(store: Store, ids: _Ids, site: Site, users: dict[str, User],
+                       config: EmulatorConfig) -> list[ContentItem]:
+    """One synthetic site's projects and items; returns the items that have an extract."""
     rng = ids.rng
-    _base(store, ids)
-    site, users = _add_site(store, ids, "Default", "")
     owners = [users["admin"], users["etl"]]
     projects: list[Project] = []
     top = max(1, config.projects // 5)
@@ -443,23 +512,19 @@ def _synthetic(store: Store, config: EmulatorConfig) -> None:
             store.items[item.id] = item
             if has_extracts:
                 extract_items.append(item)
-    recurrences = _synthetic_recurrences(rng, max(1, config.schedules), store.cloud)
-    schedules: list[Schedule] = []
-    if not store.cloud:
-        for n, rec in enumerate(recurrences):
-            t = ids.time()
-            schedule = Schedule(ids.luid(), f"Synthetic {rec.frequency} {n:04d} {rec.start[:5]}", "Extract",
-                                rng.randint(1, 100), rng.choice(["Parallel", "Serial"]),
-                                "Suspended" if rng.random() < 0.05 else "Active", rec, t, t,
-                                store.next_vizportal_id())
-            store.schedules[schedule.id] = schedule
-            schedules.append(schedule)
+    return extract_items
+
+
+def _synthetic_tasks(store: Store, ids: _Ids, site: Site, extract_items: list[ContentItem], tasks: int,
+                     schedules: list[Schedule], recurrences: list[Recurrence]) -> None:
+    """`tasks` tasks on random extract items of one site, on the shared schedules (Cloud: recurrences)."""
     if not extract_items:
         return
+    rng = ids.rng
     seen: set[tuple[str, int, bool]] = set()
     made = 0
     attempts = 0
-    while made < config.tasks and attempts < config.tasks * 5:
+    while made < tasks and attempts < tasks * 5:
         attempts += 1
         item = extract_items[rng.randrange(len(extract_items))]
         slot = rng.randrange(len(schedules) if schedules else len(recurrences))
@@ -476,12 +541,47 @@ def _synthetic(store: Store, config: EmulatorConfig) -> None:
         made += 1
 
 
+def _synthetic(store: Store, config: EmulatorConfig) -> None:
+    """The first site ("Default") exactly as with one site; sites 2..N after it, each from its own generator."""
+    ids = _Ids(f"synthetic-{config.random_seed}")
+    rng = ids.rng
+    _base(store, ids)
+    site, users = _add_site(store, ids, "Default", "")
+    extract_items = _synthetic_content(store, ids, site, users, config)
+    recurrences = _synthetic_recurrences(rng, max(1, config.schedules), store.cloud)
+    schedules: list[Schedule] = []
+    if not store.cloud:
+        for n, rec in enumerate(recurrences):
+            t = ids.time()
+            schedule = Schedule(ids.luid(), f"Synthetic {rec.frequency} {n:04d} {rec.start[:5]}", "Extract",
+                                rng.randint(1, 100), rng.choice(["Parallel", "Serial"]),
+                                "Suspended" if rng.random() < 0.05 else "Active", rec, t, t,
+                                store.next_vizportal_id())
+            store.schedules[schedule.id] = schedule
+            schedules.append(schedule)
+    _synthetic_tasks(store, ids, site, extract_items, config.tasks, schedules, recurrences)
+    for number in range(2, config.sites + 1):
+        site_ids = _Ids(f"synthetic-{config.random_seed}-site-{number}")
+        other, other_users = _add_site(store, site_ids, f"Site {number:03d}", f"site-{number:03d}")
+        items = _synthetic_content(store, site_ids, other, other_users, config)
+        _synthetic_tasks(store, site_ids, other, items, config.tasks, schedules, recurrences)
+
+
 def load_seed(store: Store, config: EmulatorConfig) -> None:
     """Fill an empty store with the configured seed."""
+    if config.sites < 1:
+        raise ValueError(f"sites must be at least 1, not {config.sites!r}")
+    if config.sites > 1 and config.seed != "synthetic":
+        raise ValueError(f"sites={config.sites} is for the synthetic seed; the {config.seed!r} seed has its own sites")
     if config.seed == "demo":
         _demo(store)
         days = 14.0 if config.history_days is None else config.history_days
         add_history(store, days, "demo", DEMO_STORIES)
+        _match_history(store)
+    elif config.seed == "multisite":
+        _multisite(store)
+        days = 14.0 if config.history_days is None else config.history_days
+        add_history(store, days, "multisite", DEMO_STORIES)
         _match_history(store)
     elif config.seed == "empty":
         _empty(store)
@@ -489,7 +589,7 @@ def load_seed(store: Store, config: EmulatorConfig) -> None:
         _synthetic(store, config)
         add_history(store, config.history_days or 0.0, f"synthetic-{config.random_seed}")
     else:
-        raise ValueError(f"unknown seed {config.seed!r}: use demo, empty or synthetic")
+        raise ValueError(f"unknown seed {config.seed!r}: use {', '.join(SEEDS)}")
 
 
 def _match_history(store: Store) -> None:

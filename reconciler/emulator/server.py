@@ -56,7 +56,10 @@ class EmulatorConfig:
     flavor: str = "server"
     """`server` (Tableau Server 2025.1, API 3.25) or `cloud` (Tableau Cloud, API 3.28)."""
     seed: str = "demo"
-    """`demo`, `empty` or `synthetic`."""
+    """`demo`, `empty`, `synthetic` or `multisite` (six sites on the demo's server schedules)."""
+    sites: int = 1
+    """synthetic: how many sites; every count below but `schedules` is per site, and the server
+    schedules (Server) are shared by every site. Only the synthetic seed takes more than 1."""
     datasources: int = 10000
     workbooks: int = 5000
     tasks: int = 20000
@@ -71,7 +74,7 @@ class EmulatorConfig:
     token_ttl: float = 14400.0
     job_seconds: float = 1.0
     history_days: float | None = None
-    """Days of past refresh jobs the seed makes (None: 14 for demo, none for synthetic and empty)."""
+    """Days of past refresh jobs the seed makes (None: 14 for demo and multisite, none for synthetic and empty)."""
     drop_rate: float = 0.0
     """Probability of closing the connection before handling the request, without an answer."""
     drop_after_rate: float = 0.0
