@@ -1,4 +1,4 @@
-"""Seeds: `empty`, `demo` and `synthetic` starting states.
+"""Seeds: `empty`, `demo`, `multisite` and `synthetic` starting states.
 
 Credentials (every seed, every site): user `admin`/`admin` (ServerAdministrator; on Cloud
 SiteAdministratorCreator), `viewer`/`viewer` (Viewer, non-admin), `etl`/`etl` (Creator, owns some
@@ -112,10 +112,18 @@ seven weekDays unless it has some, once-daily is `hours="24"`, "Every 4 Hours" b
 every 4 h 00:00-20:00, "Every 15 Minutes" becomes Hourly every 1 h (Cloud runs hourly tasks every
 60 minutes only), "Weekends 03:00" becomes Weekly Saturday only.
 
+multisite: six sites on the demo's server schedules: "Default" and "Finance" with the demo's projects,
+items and tasks (other LUIDs), then "Marketing" (marketing), "Supply Chain" (supply-chain), "People"
+(people) and "Sandbox" (sandbox), listed in `_MORE_SITES`; 95 tasks (47, 18, 11, 10, 7, 2), every
+Extract schedule used by two sites or more. User `analyst`/`analyst` (Explorer) has an account on
+Marketing and People only. Cloud: inline recurrences as in demo.
+
 synthetic: one "Default" site (plus the users above); `projects` projects (a fifth top-level,
 the rest nested), `datasources` and `workbooks` (about 90% with extracts, a few encrypted),
 `schedules` server schedules (Server) or as many distinct recurrences (Cloud), and `tasks` tasks
-on random extract items; deterministic for a given `random_seed`.
+on random extract items; deterministic for a given `random_seed`. With `sites` N > 1, sites
+"Site 002" (contentUrl "site-002") to N follow, each with the same counts from its own generator,
+their tasks on the same server schedules (Cloud: the same recurrences).
 """
 
 from __future__ import annotations
