@@ -371,7 +371,8 @@ def serve(config: EmulatorConfig) -> int:
     """Run until SIGINT/SIGTERM; the first line printed is `listening on http://HOST:PORT`. Returns 0."""
     emulator = Emulator(config).start()
     print(f"listening on {emulator.url}", flush=True)
-    print(f"flavor={config.flavor} seed={config.seed}; PAT {emulator.pat_name}/{emulator.pat_secret}, "
+    sites = f" sites={config.sites}" if config.sites > 1 else ""
+    print(f"flavor={config.flavor} seed={config.seed}{sites}; PAT {emulator.pat_name}/{emulator.pat_secret}, "
           f"user {emulator.username}/{emulator.password}, viewer viewer/viewer", flush=True)
     stop = threading.Event()
 
