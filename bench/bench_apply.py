@@ -24,8 +24,8 @@ from typing import Any
 import yaml
 from bench_plan import FULL, client_env, machine, run_client
 
+from reconciler.desired.export import export_document
 from reconciler.emulator import Emulator
-from reconciler.spec.export import export_document
 from reconciler.tableau.connect import ConnectionSettings, Credentials, connect
 from reconciler.tableau.read import read_site
 

@@ -28,8 +28,8 @@ from typing import Any
 
 import yaml
 
+from reconciler.desired.export import export_document
 from reconciler.emulator import Emulator
-from reconciler.spec.export import export_document
 from reconciler.tableau.connect import ConnectionSettings, Credentials, connect
 from reconciler.tableau.read import PAGE_SIZE, read_site
 

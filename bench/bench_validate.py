@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from reconciler.spec import load_desired
+from reconciler.desired import load_desired
 
 _SHAPES = [
     'frequency: daily\n    start: "{h:02d}:{m:02d}"',

@@ -340,7 +340,7 @@ class Policy:
 
 @dataclass(frozen=True, slots=True)
 class DesiredState:
-    """Everything the files declare, merged. Built by ``reconciler.spec``."""
+    """Everything the files declare, merged. Built by ``reconciler.desired``."""
 
     server: str | None = None
     site: str | None = None

@@ -15,7 +15,7 @@ import jsonschema
 import pytest
 
 import reconciler
-from reconciler.spec.schema import load_schema
+from reconciler.desired.schema import load_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = Path(sys.executable).parent / "reconciler"

@@ -12,7 +12,7 @@ import typer
 import yaml
 
 from reconciler.cli import app
-from reconciler.spec.schema import load_schema
+from reconciler.desired.schema import load_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 

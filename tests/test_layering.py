@@ -17,19 +17,19 @@ ALLOWED: dict[str, set[str]] = {
     "model": set(),
     "gcpause": set(),
     "errors": {"model"},
-    "spec": {"model", "errors", "gcpause"},
+    "desired": {"model", "errors", "gcpause"},
     "plan": {"model", "errors", "gcpause"},
     "tableau": {"model", "errors", "gcpause"},
     "apply": {"model", "errors", "plan", "tableau"},
     "report": {"model", "errors", "plan"},
     "emulator": set(),
     "demo": set(),
-    "commands": {"model", "errors", "gcpause", "spec", "plan", "tableau", "apply", "report", "emulator", "demo"},
+    "commands": {"model", "errors", "gcpause", "desired", "plan", "tableau", "apply", "report", "emulator", "demo"},
     "cli": {"commands", "errors", "emulator"},
     "__main__": {"cli"},
 }
 #: Third-party packages only one layer may import.
-EXCLUSIVE = {"tableauserverclient": "tableau", "deepdiff": "plan", "yaml": "spec", "jsonschema": "spec"}
+EXCLUSIVE = {"tableauserverclient": "tableau", "deepdiff": "plan", "yaml": "desired", "jsonschema": "desired"}
 
 
 def _layer(path: Path) -> str:
@@ -86,7 +86,7 @@ def test_every_layer_is_known() -> None:
 @pytest.mark.parametrize(("layer", "source", "problem"), [
     ("plan", "import tableauserverclient\n", "only tableau/ may import"),
     ("model", "from reconciler.plan import make_plan\n", "outside its layers"),
-    ("spec", "def f():\n    from reconciler.tableau import read\n", "outside its layers"),
+    ("desired", "def f():\n    from reconciler.tableau import read\n", "outside its layers"),
 ])
 def test_a_wrong_import_is_caught(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, layer: str, source: str,
                                   problem: str) -> None:

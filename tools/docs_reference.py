@@ -90,7 +90,7 @@ def _schema(package: str, name: str) -> dict[str, Any]:
 
 
 def file_format_markdown() -> str:
-    return schema_markdown(_schema("reconciler.spec", "reconciler.schema.json"), "Top level")
+    return schema_markdown(_schema("reconciler.desired", "reconciler.schema.json"), "Top level")
 
 
 def plan_markdown() -> str:

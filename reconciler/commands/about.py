@@ -12,7 +12,7 @@ from reconciler.errors import UsageError
 __all__ = ["SCHEMAS", "schema", "schema_text", "version_text"]
 
 #: ``reconciler schema NAME`` → the package resource holding it.
-SCHEMAS = {"desired-state": ("reconciler.spec", "reconciler.schema.json"),
+SCHEMAS = {"desired-state": ("reconciler.desired", "reconciler.schema.json"),
            "plan": ("reconciler", "schemas/plan.schema.json")}
 
 

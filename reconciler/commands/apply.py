@@ -18,6 +18,7 @@ from rich.text import Text
 from reconciler.apply import ApplyResult, Outcome, TaskMover, apply_plan
 from reconciler.commands.common import ConnectionOptions, Output, check_output_path, resolve_settings
 from reconciler.commands.plan import check_move_strategy, describe_gaps, read_and_plan
+from reconciler.desired import load_desired
 from reconciler.errors import ApplyFailed, ApplyInterrupted, PlanError, ReconcilerError, StalePlanError, UsageError
 from reconciler.model import LiveState
 from reconciler.plan import (
@@ -33,7 +34,6 @@ from reconciler.plan import (
 from reconciler.plan.addresses import SITE_MODE, encrypt_address, quote, schedule_address
 from reconciler.plan.fingerprint import item_key, schedule_key, tasks_key
 from reconciler.report import render_plan_text
-from reconciler.spec import load_desired
 from reconciler.tableau.connect import Connection, connect
 from reconciler.tableau.lock import ApplyLock
 from reconciler.tableau.read import read_site, read_tasks

@@ -15,11 +15,11 @@ from reconciler.commands.common import (
 )
 from reconciler.commands.history import DEFAULT_HISTORY_DAYS, read_health
 from reconciler.commands.plan import read_and_plan
+from reconciler.desired import load_desired
 from reconciler.errors import UsageError
 from reconciler.gcpause import gc_paused
 from reconciler.plan import make_drift
 from reconciler.report import render_drift_json, render_drift_junit, render_drift_markdown, render_drift_text
-from reconciler.spec import load_desired
 from reconciler.tableau.connect import connect
 
 FORMATS = ("text", "json", "markdown", "junit")

@@ -16,10 +16,10 @@ from reconciler.commands.common import (
     created_note,
     resolve_settings,
 )
+from reconciler.desired.export import export_yaml
 from reconciler.errors import UsageError
 from reconciler.gcpause import gc_paused
 from reconciler.model import LiveState
-from reconciler.spec.export import export_yaml
 from reconciler.tableau.connect import connect
 from reconciler.tableau.read import read_site
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from reconciler.commands.common import ConnectionOptions, Output, atomic_write, resolve_settings
 from reconciler.commands.history import DEFAULT_HISTORY_DAYS, read_health
+from reconciler.desired import for_flavor, load_desired
 from reconciler.errors import UsageError
 from reconciler.model import DesiredState
 from reconciler.plan import busy_profile, live_starts, make_profile
@@ -20,7 +21,6 @@ from reconciler.report.load import (
     render_load_svg,
     render_load_text,
 )
-from reconciler.spec import for_flavor, load_desired
 from reconciler.tableau.connect import connect
 from reconciler.tableau.read import read_site
 

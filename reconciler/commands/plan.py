@@ -15,12 +15,12 @@ from reconciler.commands.common import (
     created_note,
     resolve_settings,
 )
+from reconciler.desired import for_flavor, load_desired
 from reconciler.errors import UsageError
 from reconciler.gcpause import gc_paused
 from reconciler.model import DesiredState, LiveState
 from reconciler.plan import PermissionGap, Plan, make_plan, permission_gaps, plan_digest, plan_to_json
 from reconciler.report import render_plan_json, render_plan_markdown, render_plan_text
-from reconciler.spec import for_flavor, load_desired
 from reconciler.tableau.connect import Connection, connect
 from reconciler.tableau.read import ScheduleDetails, read_site
 

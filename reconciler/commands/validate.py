@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from reconciler.desired import load_desired
 from reconciler.errors import DesiredStateInvalid, Problem, UsageError
 from reconciler.model import DesiredState
-from reconciler.spec import load_desired
 
 __all__ = ["validate"]
 

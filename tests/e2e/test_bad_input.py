@@ -1,7 +1,7 @@
 """Bad input across every command, table-driven, against a running emulator.
 
 Each case: exit 1, one paragraph on stderr that starts with ``Error:`` and names the thing, no traceback,
-and not one write request reached the emulator. (The file corpus for `validate` is tests/spec/test_corpus.py.)
+and not one write request reached the emulator. (The file corpus for `validate` is tests/desired/test_corpus.py.)
 """
 
 from __future__ import annotations

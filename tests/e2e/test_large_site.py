@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
+from reconciler.desired import export
 from reconciler.emulator import Emulator
-from reconciler.spec import export
 from reconciler.tableau.connect import ConnectionSettings, Credentials, connect
 from reconciler.tableau.read import read_site
 

@@ -15,9 +15,9 @@ import requests
 import tableauserverclient as TSC
 import yaml
 
+from reconciler.desired import load_desired
 from reconciler.emulator import Emulator
 from reconciler.errors import DesiredStateInvalid
-from reconciler.spec import load_desired
 from reconciler.tableau import wire
 from reconciler.tableau.write import recurrence_from_dict
 

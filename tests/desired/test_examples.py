@@ -10,8 +10,8 @@ import jsonschema
 import pytest
 
 from reconciler.cli import main
-from reconciler.spec import load_desired, load_schema
-from reconciler.spec.yamlpos import parse_text
+from reconciler.desired import load_desired, load_schema
+from reconciler.desired.yamlpos import parse_text
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"

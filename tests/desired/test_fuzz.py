@@ -14,9 +14,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from reconciler.desired import load_desired, load_schema
+from reconciler.desired.fastcheck import compile_check
 from reconciler.errors import DesiredStateInvalid
-from reconciler.spec import load_desired, load_schema
-from reconciler.spec.fastcheck import compile_check
 
 FUZZ = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.desired import load_desired
 from reconciler.errors import DesiredStateInvalid
-from reconciler.spec import load_desired
 
 SCHEDULE = 'version: 1\nschedules:\n  Nightly:\n    frequency: daily\n    start: "02:00"\n'
 USES = "version: 1\nextracts:\n  - datasource: Sales/Orders\n    refresh:\n      - schedule: Nightly\n"

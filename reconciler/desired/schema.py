@@ -17,9 +17,9 @@ from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
+from reconciler.desired.fastcheck import Check, compile_check
+from reconciler.desired.yamlpos import Locator, PathKey
 from reconciler.errors import Problem
-from reconciler.spec.fastcheck import Check, compile_check
-from reconciler.spec.yamlpos import Locator, PathKey
 
 if TYPE_CHECKING:  # jsonschema is imported only when a file fails the fast check (it costs 65 ms to import)
     import jsonschema
@@ -37,7 +37,7 @@ _TIME = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
 @cache
 def load_schema() -> dict[str, Any]:
     """The JSON Schema of the desired-state file (read once, from the package data)."""
-    text = resources.files("reconciler.spec").joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
+    text = resources.files("reconciler.desired").joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
     schema: dict[str, Any] = json.loads(text)
     return schema
 

@@ -12,6 +12,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
+from reconciler.desired.yamlpos import Locator, ParsedFile, PathKey
 from reconciler.errors import Problem
 from reconciler.model import (
     DAILY_EVERY_MINUTES,
@@ -29,7 +30,6 @@ from reconciler.model import (
     parse_every,
     split_path,
 )
-from reconciler.spec.yamlpos import Locator, ParsedFile, PathKey
 
 __all__ = ["PLATFORM_FIELDS", "RECURRENCE_KEYS", "Fragment", "Setting", "build_fragment"]
 

@@ -13,7 +13,7 @@ once, in one ``reconciler.errors.DesiredStateInvalid``.
 
 from __future__ import annotations
 
-from reconciler.spec.loader import for_flavor, load_desired
-from reconciler.spec.schema import load_schema
+from reconciler.desired.loader import for_flavor, load_desired
+from reconciler.desired.schema import load_schema
 
 __all__ = ["for_flavor", "load_desired", "load_schema"]

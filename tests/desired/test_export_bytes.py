@@ -6,9 +6,9 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from reconciler.desired import export
+from reconciler.desired.export import export_document, export_yaml
 from reconciler.model import Item, LiveState, LiveTask, Project, Recurrence, Schedule
-from reconciler.spec import export
-from reconciler.spec.export import export_document, export_yaml
 
 WHEN, VERSION = "2026-11-30 03:00 UTC", "0.0-test"
 

@@ -13,14 +13,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from reconciler.desired.build import build_fragment
+from reconciler.desired.interpolate import interpolator
+from reconciler.desired.rules import FLAVORS, Places, inline_templates, merge, platform_problems
+from reconciler.desired.schema import check_schema
+from reconciler.desired.yamlpos import ParsedFile, parse_file
 from reconciler.errors import DesiredStateInvalid, Problem
 from reconciler.gcpause import gc_paused
 from reconciler.model import DesiredState, Source
-from reconciler.spec.build import build_fragment
-from reconciler.spec.interpolate import interpolator
-from reconciler.spec.rules import FLAVORS, Places, inline_templates, merge, platform_problems
-from reconciler.spec.schema import check_schema
-from reconciler.spec.yamlpos import ParsedFile, parse_file
 
 __all__ = ["collect_files", "for_flavor", "load_desired"]
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.desired import for_flavor, load_desired
 from reconciler.errors import DesiredStateInvalid
 from reconciler.model import WEEKDAYS, ItemRef, Recurrence, Source
-from reconciler.spec import for_flavor, load_desired
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:

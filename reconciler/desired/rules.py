@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+from reconciler.desired.build import Fragment, Setting
+from reconciler.desired.schema import suggest
 from reconciler.errors import Problem
 from reconciler.model import (
     DesiredState,
@@ -26,8 +28,6 @@ from reconciler.model import (
     Source,
     format_every,
 )
-from reconciler.spec.build import Fragment, Setting
-from reconciler.spec.schema import suggest
 
 __all__ = ["FLAVORS", "Places", "inline_templates", "merge", "platform_problems"]
 
