@@ -88,7 +88,8 @@ class Context:
         self.shared = dict(self.live.shared_schedule_tasks)
 
     @property
-    def server(self) -> bool:
+    def on_server(self) -> bool:
+        """True on Tableau Server (not Cloud): the flavor whose rules a change follows."""
         return self.live.flavor != "cloud"
 
     @property

@@ -39,7 +39,7 @@ def _plural(count: int, word: str) -> str:
 
 def plan_schedules(ctx: Context, task_drafts: list[Draft]) -> tuple[list[Draft], list[UnmanagedDraft]]:
     """Schedule changes (Server only), given the task changes already planned."""
-    if not ctx.server:
+    if not ctx.on_server:
         return [], []
     drafts = [d for d in (_upsert(ctx, s) for s in ctx.desired.schedules) if d is not None]
     deletes, unmanaged = _undeclared(ctx, task_drafts)

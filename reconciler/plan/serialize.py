@@ -82,11 +82,11 @@ def _load_to_dict(load: LoadChange | None) -> dict[str, object] | None:
     }
 
 
-def _load(r: _Reader) -> LoadChange | None:
+def _load(r: _JsonObject) -> LoadChange | None:
     if r._get("load") is None:
         return None
     value = r.obj("load")
-    lr = _Reader(value, f"{r.path}load.")
+    lr = _JsonObject(value, f"{r.path}load.")
     limit = value.get("max_starts_per_slot")
     if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool)):
         raise _invalid(f"{lr.path}max_starts_per_slot should be an integer or null")
@@ -146,7 +146,7 @@ def plan_to_json(plan: Plan) -> str:
     return json.dumps(plan_to_dict(plan), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
 
 
-class _Reader:
+class _JsonObject:
     """Typed access to a parsed JSON object, with the JSON path in every error."""
 
     def __init__(self, data: Mapping[str, Any], path: str) -> None:
@@ -200,11 +200,11 @@ class _Reader:
             raise _invalid(f"{self.path}{key} should map names to strings")
         return value
 
-    def objects(self, key: str) -> list[_Reader]:
+    def objects(self, key: str) -> list[_JsonObject]:
         value = self._get(key)
         if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
             raise _invalid(f"{self.path}{key} should be a list of objects")
-        return [_Reader(v, f"{self.path}{key}[{i}].") for i, v in enumerate(value)]
+        return [_JsonObject(v, f"{self.path}{key}[{i}].") for i, v in enumerate(value)]
 
 
 def _invalid(detail: str) -> PlanError:
@@ -218,7 +218,7 @@ def _version_tuple(version: str) -> tuple[int, ...]:
         raise _invalid(f'format_version "{version}" is not a version number') from None
 
 
-def _change(r: _Reader) -> ResourceChange:
+def _change(r: _JsonObject) -> ResourceChange:
     actions = r.strings("actions")
     action = next((a for a, spelled in _ACTIONS.items() if spelled == actions), None)
     if action is None:
@@ -249,7 +249,7 @@ def plan_from_json(text: str) -> Plan:
         ) from error
     if not isinstance(data, dict):
         raise _invalid("it should be a JSON object")
-    r = _Reader(data, "")
+    r = _JsonObject(data, "")
     version = r.text("format_version")
     if _version_tuple(version)[:1] > _version_tuple(FORMAT_VERSION)[:1]:
         made_by = data.get("reconciler_version")

@@ -51,7 +51,7 @@ def _check(ctx: Context, managed: Managed) -> bool:
         return False
     for task in managed.extract.refresh or ():
         source = task.source or managed.extract.source
-        if ctx.server:
+        if ctx.on_server:
             name = task.schedule
             if name is None:
                 ctx.problem(str(source), f"{where(source)}a refresh task on Tableau Server must name a "
@@ -78,25 +78,25 @@ def _check(ctx: Context, managed: Managed) -> bool:
 
 
 def _desired_value(ctx: Context, task: RefreshTask) -> dict[str, object]:
-    recurrence = task.recurrence.to_dict() if task.recurrence is not None and not ctx.server else None
+    recurrence = task.recurrence.to_dict() if task.recurrence is not None and not ctx.on_server else None
     return {"type": task.type, "schedule": task.schedule, "recurrence": recurrence}
 
 
 def _live_value(ctx: Context, task: LiveTask) -> dict[str, object]:
-    if ctx.server:
+    if ctx.on_server:
         return {"type": task.type, "schedule": task.schedule, "recurrence": None}
     recurrence = task.recurrence.to_dict() if task.recurrence is not None else None
     return {"type": task.type, "schedule": None, "recurrence": recurrence}
 
 
 def _desired_when(ctx: Context, task: RefreshTask) -> str:
-    if ctx.server or task.recurrence is None:
+    if ctx.on_server or task.recurrence is None:
         return task.schedule or ""
     return canonical_json(task.recurrence.to_dict())
 
 
 def _live_when(ctx: Context, task: LiveTask) -> str:
-    if ctx.server or task.recurrence is None:
+    if ctx.on_server or task.recurrence is None:
         return task.schedule or ""
     return canonical_json(task.recurrence.to_dict())
 
@@ -126,10 +126,10 @@ def _item_changes(ctx: Context, managed: Managed) -> list[Draft]:
         Slot(ANY_TYPE if type_ignored else t.type, _live_when(ctx, t), t.id, t)
         for t in ctx.tasks_by_item.get((item.kind, item.id), [])
     ]
-    if not ctx.server:
+    if not ctx.on_server:
         live = _match_unreported_days(ctx, desired, live)
     pairing = pair_tasks(desired, live)
-    server = ctx.server
+    server = ctx.on_server
     changes: list[ResourceChange] = []
     for want, have in pairing.moves:
         before = _live_value(ctx, have)
@@ -234,7 +234,7 @@ def _as_dict(value: object) -> dict[str, object]:
 
 
 def _suspended(ctx: Context, task: RefreshTask) -> tuple[str, ...]:
-    if ctx.server and task.schedule is not None and ctx.schedule_state(task.schedule) == "suspended":
+    if ctx.on_server and task.schedule is not None and ctx.schedule_state(task.schedule) == "suspended":
         return (f"schedule {quote(task.schedule)} is suspended: this task will not run until it is resumed.",)
     return ()
 

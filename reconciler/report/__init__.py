@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .json import DRIFT_FORMAT_VERSION, drift_to_dict, render_drift_json, render_plan_json
+from .json_report import DRIFT_FORMAT_VERSION, drift_to_dict, render_drift_json, render_plan_json
 from .junit import render_drift_junit
 from .markdown import render_drift_markdown, render_plan_markdown
 from .text import render_drift_text, render_plan_text

@@ -18,7 +18,7 @@ from reconciler.gcpause import gc_paused
 from reconciler.model import JobRun
 from reconciler.tableau import wire
 from reconciler.tableau.connect import Connection
-from reconciler.tableau.read import PAGE_SIZE, READ_PARALLELISM, _Reader
+from reconciler.tableau.read import PAGE_SIZE, READ_PARALLELISM, Fetcher
 
 __all__ = ["JOB_TYPES", "history_filter", "parse_job", "read_history"]
 
@@ -75,7 +75,7 @@ def read_history(conn: Connection, since: float, parallelism: int = READ_PARALLE
     url = f"{conn.site_url}/jobs?filter={quote(history_filter(since), safe=':,[]')}&pageSize={PAGE_SIZE}"
     doing = "listing recent extract refresh jobs"
     with gc_paused(), ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="jobs") as pool:
-        reader = _Reader(conn, pool)
+        reader = Fetcher(conn, pool)
         first = reader.get(f"{url}&pageNumber=1", doing)
         pagination = wire.find(first, "pagination")
         total = int(pagination.get("totalAvailable") or 0) if pagination is not None else 0

@@ -29,7 +29,8 @@ from reconciler.model import DesiredState, Item, LiveState, LiveTask, Project, R
 from reconciler.tableau import wire
 from reconciler.tableau.connect import Connection, translate_error
 
-__all__ = ["PAGE_SIZE", "READ_PARALLELISM", "ScheduleDetails", "list_all", "project_tree", "read_site", "read_tasks"]
+__all__ = ["PAGE_SIZE", "READ_PARALLELISM", "Fetcher", "ScheduleDetails", "list_all", "project_tree", "read_site",
+           "read_tasks"]
 
 PAGE_SIZE = 1000
 #: Requests in flight at once while reading. Most of a read is waiting: 300 schedule details at
@@ -40,7 +41,9 @@ ScheduleDetails = Literal["declared", "used", "all"]
 ITEM_FIELDS = "id,name,hasExtracts,encryptExtracts,project.id,project.name,owner.id"
 
 
-class _Reader:
+class Fetcher:
+    """GETs for one read: answers as XML, and every page of a list fetched concurrently on ``pool``."""
+
     def __init__(self, conn: Connection, pool: ThreadPoolExecutor) -> None:
         self.conn = conn
         self.pool = pool
@@ -70,7 +73,7 @@ class _Paged:
     drives the read, never by a worker) waits for it and requests pages 2.. concurrently;
     ``nodes()`` waits for every page and raises the first page's error, if any."""
 
-    def __init__(self, reader: _Reader, url: str, element: str, doing: str, rows: bool = False) -> None:
+    def __init__(self, reader: Fetcher, url: str, element: str, doing: str, rows: bool = False) -> None:
         self.reader = reader
         self.url = url
         self.separator = "&" if "?" in url else "?"
@@ -122,7 +125,7 @@ class _Page(NamedTuple):
 def list_all(conn: Connection, url: str, element: str, doing: str) -> list[ET.Element]:
     """Every ``element`` of a paged list, pages after the first fetched concurrently (never a QuerySet)."""
     with ThreadPoolExecutor(max_workers=4, thread_name_prefix="list") as pool:
-        return _Reader(conn, pool).paged(url, element, doing).nodes()
+        return Fetcher(conn, pool).paged(url, element, doing).nodes()
 
 
 def read_site(conn: Connection, desired: DesiredState | None = None, *, flavor: str | None = None,
@@ -151,7 +154,7 @@ def _read_site(conn: Connection, desired: DesiredState | None, flavor: str | Non
     note = progress or (lambda _message: None)
     base, site = conn.base_url, conn.site_url
     with ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="read") as pool:
-        reader = _Reader(conn, pool)
+        reader = Fetcher(conn, pool)
         note("reading the site")
         items_url = f"?fields={quote(ITEM_FIELDS, safe=',')}"
         site_future = pool.submit(reader.get, site, "reading the site")
@@ -220,7 +223,7 @@ def _read_site(conn: Connection, desired: DesiredState | None, flavor: str | Non
     )
 
 
-def _count_sites(reader: _Reader, base: str) -> int | None:
+def _count_sites(reader: Fetcher, base: str) -> int | None:
     """How many sites the server has (None when the user may not list them)."""
     try:
         root = reader.get(f"{base}/sites?pageSize=1", "listing sites")
@@ -233,11 +236,11 @@ def _count_sites(reader: _Reader, base: str) -> int | None:
 def read_tasks(conn: Connection) -> tuple[LiveTask, ...]:
     """The site's extract refresh tasks alone, as ``read_site`` reads them (apply's read-back under its lock)."""
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="read") as pool:
-        tasks = _read_tasks(_Reader(conn, pool), f"{conn.site_url}/tasks/extractRefreshes")
+        tasks = _read_tasks(Fetcher(conn, pool), f"{conn.site_url}/tasks/extractRefreshes")
     return tuple(sorted(tasks, key=lambda t: t.id))
 
 
-def _read_user(reader: _Reader, url: str) -> SignedInUser | None:
+def _read_user(reader: Fetcher, url: str) -> SignedInUser | None:
     """The signed-in user's role, to tell a non-administrator what they may not change (None if unreadable)."""
     try:
         node = wire.find(reader.get(url, "reading the signed-in user"), "user")
@@ -248,7 +251,7 @@ def _read_user(reader: _Reader, url: str) -> SignedInUser | None:
     return SignedInUser(node.get("id", ""), node.get("name", ""), node.get("siteRole", ""))
 
 
-def _read_tasks(reader: _Reader, url: str) -> list[LiveTask]:
+def _read_tasks(reader: Fetcher, url: str) -> list[LiveTask]:
     """The task list, parsed in the worker that fetched it (while the other requests are in flight),
     a megabyte at a time and without its element tree (``wire.parse_task_list``)."""
     content = reader.get_bytes(url, "listing extract refresh tasks")
@@ -296,7 +299,7 @@ def _schedule_from(node: ET.Element, recurrence: Recurrence | None) -> Schedule:
     )
 
 
-def _schedule_detail(reader: _Reader, base: str, schedule: Schedule) -> Schedule:
+def _schedule_detail(reader: Fetcher, base: str, schedule: Schedule) -> Schedule:
     root = reader.get(f"{base}/schedules/{schedule.id}", f"reading schedule {schedule.name!r}")
     node = wire.find(root, "schedule")
     if node is None:
