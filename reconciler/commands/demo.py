@@ -33,7 +33,7 @@ from reconciler.commands.validate import validate
 from reconciler.emulator import Emulator
 from reconciler.errors import ReconcilerError
 from reconciler.tableau.connect import ConnectionSettings, Credentials, connect
-from reconciler.tableau.jobs import find_item
+from reconciler.tableau.find import find_item
 from reconciler.tableau.write import Writer
 
 _ENV = ("TABLEAU_SERVER", "TABLEAU_SITE", "TABLEAU_PAT_NAME", "TABLEAU_PAT_SECRET", "TABLEAU_USERNAME",

@@ -14,7 +14,8 @@ from rich.text import Text
 from reconciler.commands.common import ConnectionOptions, Output, resolve_settings
 from reconciler.errors import ReconcilerError, UsageError
 from reconciler.tableau.connect import Connection, connect
-from reconciler.tableau.jobs import JobStart, JobStatus, find_item, find_task, get_job, run_task, start_refresh
+from reconciler.tableau.find import find_item, find_task
+from reconciler.tableau.jobs import JobStart, JobStatus, get_job, run_task, start_refresh
 from reconciler.tableau.vizportal import (
     VizportalClient,
     detect_flavor,

@@ -158,6 +158,14 @@ class Connection:
                  tb: TracebackType | None) -> None:
         self.close()
 
+    # -- requests ------------------------------------------------------------------------------
+    def get(self, url: str, doing: str) -> bytes:
+        """GET ``url`` through the shared session (retries, re-sign-in); an error becomes ours, naming ``doing``."""
+        try:
+            return bytes(self.server.jobs.get_request(url).content)
+        except Exception as error:
+            raise translate_error(error, doing) from error
+
     # -- facts ---------------------------------------------------------------------------------
     @property
     def site_id(self) -> str:

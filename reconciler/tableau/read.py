@@ -27,7 +27,7 @@ from reconciler.errors import ReconcilerError, TableauRequestError
 from reconciler.gcpause import gc_paused
 from reconciler.model import DesiredState, Item, LiveState, LiveTask, Project, Recurrence, Schedule, SignedInUser
 from reconciler.tableau import wire
-from reconciler.tableau.connect import Connection, translate_error
+from reconciler.tableau.connect import Connection
 
 __all__ = ["PAGE_SIZE", "READ_PARALLELISM", "Fetcher", "ScheduleDetails", "list_all", "project_tree", "read_site",
            "read_tasks"]
@@ -52,11 +52,7 @@ class Fetcher:
         return wire.parse(self.get_bytes(url, doing))
 
     def get_bytes(self, url: str, doing: str) -> bytes:
-        try:
-            response = self.conn.server.tasks.get_request(url)
-        except Exception as error:
-            raise translate_error(error, doing) from error
-        return bytes(response.content)
+        return self.conn.get(url, doing)
 
     def paged(self, url: str, element: str, doing: str) -> _Paged:
         """Start reading every page of a list: the first page now, the others once it is known how many."""
