@@ -441,7 +441,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _error(message: str) -> None:
     from rich.markup import escape
 
-    from reconciler.commands.common import plain_console
+    from reconciler.commands.output import plain_console
 
     plain_console(stderr=True).print(f"[bold red]Error:[/bold red] {escape(message)}", soft_wrap=True)
 

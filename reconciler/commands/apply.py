@@ -16,8 +16,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.text import Text
 
 from reconciler.apply import ApplyResult, Outcome, TaskMover, apply_plan
-from reconciler.commands.common import ConnectionOptions, Output, check_output_path, resolve_settings
+from reconciler.commands.files import check_output_path
+from reconciler.commands.options import ConnectionOptions
+from reconciler.commands.output import Output
 from reconciler.commands.plan import check_move_strategy, describe_gaps, read_and_plan
+from reconciler.commands.settings import resolve_settings
 from reconciler.desired import load_desired
 from reconciler.errors import ApplyFailed, ApplyInterrupted, PlanError, ReconcilerError, StalePlanError, UsageError
 from reconciler.model import LiveState

@@ -23,10 +23,10 @@ from rich.markup import escape
 from rich.rule import Rule
 
 from reconciler.commands.apply import apply
-from reconciler.commands.common import plain_console
 from reconciler.commands.drift import drift
 from reconciler.commands.load import load
 from reconciler.commands.options import ConnectionOptions
+from reconciler.commands.output import plain_console
 from reconciler.commands.plan import plan
 from reconciler.commands.refresh import refresh
 from reconciler.commands.validate import validate

@@ -5,16 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from reconciler.commands.common import (
-    ConnectionOptions,
-    Output,
-    atomic_write,
-    check_output_path,
-    created_note,
-    resolve_settings,
-)
+from reconciler.commands.files import atomic_write, check_output_path, created_note
 from reconciler.commands.history import DEFAULT_HISTORY_DAYS, read_health
+from reconciler.commands.options import ConnectionOptions
+from reconciler.commands.output import Output
 from reconciler.commands.plan import read_and_plan
+from reconciler.commands.settings import resolve_settings
 from reconciler.desired import load_desired
 from reconciler.errors import UsageError
 from reconciler.gcpause import gc_paused

@@ -8,14 +8,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from reconciler import __version__
-from reconciler.commands.common import (
-    ConnectionOptions,
-    Output,
-    atomic_write,
-    check_output_path,
-    created_note,
-    resolve_settings,
-)
+from reconciler.commands.files import atomic_write, check_output_path, created_note
+from reconciler.commands.options import ConnectionOptions
+from reconciler.commands.output import Output
+from reconciler.commands.settings import resolve_settings
 from reconciler.desired.export import export_yaml
 from reconciler.errors import UsageError
 from reconciler.gcpause import gc_paused

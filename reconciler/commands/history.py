@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from reconciler.commands.common import Output
+from reconciler.commands.output import Output
 from reconciler.errors import TableauRequestError, UsageError
 from reconciler.model import LiveState
 from reconciler.plan import HealthReport, make_health

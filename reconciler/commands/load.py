@@ -7,8 +7,11 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from reconciler.commands.common import ConnectionOptions, Output, atomic_write, resolve_settings
+from reconciler.commands.files import atomic_write
 from reconciler.commands.history import DEFAULT_HISTORY_DAYS, read_health
+from reconciler.commands.options import ConnectionOptions
+from reconciler.commands.output import Output
+from reconciler.commands.settings import resolve_settings
 from reconciler.desired import for_flavor, load_desired
 from reconciler.errors import UsageError
 from reconciler.model import DesiredState

@@ -6,15 +6,10 @@ import shlex
 from collections.abc import Sequence
 from pathlib import Path
 
-from reconciler.commands.common import (
-    ConnectionOptions,
-    Output,
-    announce_files,
-    atomic_write,
-    check_output_path,
-    created_note,
-    resolve_settings,
-)
+from reconciler.commands.files import atomic_write, check_output_path, created_note
+from reconciler.commands.options import ConnectionOptions
+from reconciler.commands.output import Output, announce_files
+from reconciler.commands.settings import resolve_settings
 from reconciler.desired import for_flavor, load_desired
 from reconciler.errors import UsageError
 from reconciler.gcpause import gc_paused

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from reconciler.commands.common import ConnectionOptions, Output, resolve_settings
+from reconciler.commands.options import ConnectionOptions
+from reconciler.commands.output import Output
+from reconciler.commands.settings import resolve_settings
 from reconciler.errors import ReconcilerError, UsageError
 from reconciler.model import LiveState
 from reconciler.tableau.connect import connect

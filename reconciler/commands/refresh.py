@@ -11,7 +11,9 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from reconciler.commands.common import ConnectionOptions, Output, resolve_settings
+from reconciler.commands.options import ConnectionOptions
+from reconciler.commands.output import Output
+from reconciler.commands.settings import resolve_settings
 from reconciler.errors import ReconcilerError, UsageError
 from reconciler.tableau.connect import Connection, connect
 from reconciler.tableau.find import find_item, find_task

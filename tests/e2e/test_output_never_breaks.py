@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from reconciler.apply import ApplyResult, Outcome
 from reconciler.commands.apply import _report
-from reconciler.commands.common import Output
+from reconciler.commands.output import Output
 from reconciler.emulator import Emulator
 from reconciler.errors import ApplyFailed
 from reconciler.plan.addresses import quote

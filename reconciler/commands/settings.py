@@ -1,20 +1,13 @@
-"""What the commands share: connection options, resolving them against the files, consoles, progress."""
+"""Where a command's connection comes from: options, environment variables and the files, resolved into one
+``ConnectionSettings`` (with the refusals of a server URL, site or timeout that cannot be right)."""
 
 from __future__ import annotations
 
 import os
 import re
-import sys
-import tempfile
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
-
-from rich.console import Console
-from rich.markup import escape
-from rich.text import Text
 
 from reconciler.commands.options import ConnectionOptions
 from reconciler.errors import UsageError
@@ -22,11 +15,8 @@ from reconciler.model import DesiredState
 from reconciler.tableau.connect import ConnectionSettings, credentials_from_env, normalise_server_url
 from reconciler.tableau.transport import RetryPolicy
 
-__all__ = ["ConnectionOptions", "Output", "announce_files", "atomic_write", "check_output_path", "created_note",
-           "plain_console", "resolve_settings"]
+__all__ = ["resolve_settings", "server_url"]
 
-#: How many file names plan and drift list before "and N more".
-FILES_SHOWN = 20
 #: The site variable (an empty value is the Default site).
 SITE_VAR = "TABLEAU_SITE"
 #: Seconds to wait for each answer from the server (default 120).
@@ -134,107 +124,3 @@ def resolve_settings(options: ConnectionOptions, desired: DesiredState | None = 
         debug=options.debug,
         **tuning,
     )
-
-
-def plain_console(stderr: bool = False) -> Console:
-    """A console that honours ``NO_COLOR`` fully (https://no-color.org): no colour, and no bold or any other
-    escape code either (rich's own ``no_color`` drops colours but keeps bold)."""
-    no_color = bool(os.environ.get("NO_COLOR"))
-    if no_color:
-        return Console(stderr=stderr, highlight=False, soft_wrap=True, no_color=True, color_system=None)
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
-
-
-class Output:
-    """Consoles for one command: results on stdout, progress and notes on stderr."""
-
-    def __init__(self, quiet: bool = False) -> None:
-        self.quiet = quiet
-        self.out = plain_console()
-        self.err = plain_console(stderr=True)
-
-    @property
-    def color(self) -> bool:
-        return self.out.is_terminal and not self.out.no_color
-
-    @property
-    def interactive(self) -> bool:
-        # Spinners and progress bars move the cursor with escape codes: none under NO_COLOR.
-        return self.err.is_terminal and not self.quiet and not self.err.no_color
-
-    def note(self, message: str) -> None:
-        if not self.quiet:
-            self.err.print(message, markup=False)
-
-    def warn(self, message: str) -> None:
-        # The message carries names from the files and the site: never read as markup ("[/x]" would crash).
-        self.err.print(f"[bold yellow]Warning:[/bold yellow] {escape(message)}", markup=True)
-
-    def result(self, text: str) -> None:
-        """Print rendered output (already formatted) on stdout, without rich markup processing."""
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
-        sys.stdout.flush()
-
-    @contextmanager
-    def status(self, message: str) -> Iterator[None]:
-        if self.interactive:
-            with self.err.status(Text(message)):
-                yield
-        else:
-            yield
-
-
-def check_output_path(path: Path, flag: str, create: bool = False) -> None:
-    """Refuse, before anything is read or written, a file path that cannot be written: a directory, a file under
-    something that is not a directory, or (unless ``create``: the report and plan files, whose directory
-    ``atomic_write`` creates and the command then names) a file in a directory that does not exist."""
-    path = Path(path)
-    if path.is_dir():
-        raise UsageError(f"{flag} {path} is a directory; give a file path inside it, like {path / 'out.txt'}.")
-    directory = path.parent if str(path.parent) else Path(".")
-    if directory.is_dir():
-        return
-    existing = next((p for p in (directory, *directory.parents) if p.exists()), Path("."))
-    if not existing.is_dir():
-        raise UsageError(f"{flag} {path}: {existing} is a file, not a directory; give another path.")
-    if not create:
-        raise UsageError(f"{flag} {path}: the directory {directory} does not exist. Create it first "
-                         f"(mkdir -p {directory}) or give another path.")
-
-
-def announce_files(output: Output, desired: DesiredState) -> None:
-    """Say which files were read (a directory that silently reads nothing would plan to prune everything), and
-    the loader's warnings (broken symlinks)."""
-    files = desired.files
-    shown = ", ".join(files[:FILES_SHOWN]) + (f" and {len(files) - FILES_SHOWN} more" if len(files) > FILES_SHOWN
-                                               else "")
-    output.note(f"Read {len(files)} file{'s' if len(files) != 1 else ''}: {shown}")
-    for note in desired.notes:
-        output.warn(note)
-
-
-def atomic_write(path: Path, text: str) -> Path | None:
-    """Write a file so that a crash leaves either the old or the new content, never half of it.
-
-    Returns the directory it had to create for the file (the caller says so), or None.
-    """
-    path = Path(path)
-    directory = path.parent if str(path.parent) else Path(".")
-    created = None if directory.is_dir() else directory
-    directory.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return created
-
-
-def created_note(created: Path | None) -> str:
-    """`` (created the directory X for it)`` after a file written by atomic_write, or nothing."""
-    return f" (created the directory {created} for it)" if created is not None else ""
