@@ -11,13 +11,10 @@ from .addresses import SITE_MODE, encrypt_address
 from .context import Context, Draft
 from .fingerprint import item_key
 from .resolve import where
-from .types import Action, FieldChange, ResourceChange
+from .types import Action, FieldChange, Phase, ResourceChange
 
 __all__ = ["plan_encryption", "resulting_mode"]
 
-_PHASE_UP = 1
-_PHASE_ITEMS = 3
-_PHASE_DOWN = 7
 
 
 def resulting_mode(ctx: Context) -> str:
@@ -36,7 +33,7 @@ def plan_encryption(ctx: Context) -> list[Draft]:
     if site is not None:
         drafts.append(Draft(site, frozenset({("site", "")})))
     mode = resulting_mode(ctx)
-    depends = (SITE_MODE,) if site is not None and site.phase == _PHASE_UP else ()
+    depends = (SITE_MODE,) if site is not None and site.phase == Phase.SITE_MODE_UP else ()
     for managed in ctx.managed:
         extract, item = managed.extract, managed.item
         if extract.encrypt is None or f"{item.kind}.encrypt" in ctx.ignore:
@@ -59,7 +56,7 @@ def plan_encryption(ctx: Context) -> list[Draft]:
             address=encrypt_address(item.kind, item.path), kind="encrypt", action=Action.UPDATE,
             before={"encrypt": item.encrypt}, after={"encrypt": extract.encrypt},
             changes=(FieldChange("encrypt", item.encrypt, extract.encrypt),),
-            source=str(extract.source) if extract.source is not None else None, phase=_PHASE_ITEMS,
+            source=str(extract.source) if extract.source is not None else None, phase=Phase.ITEM_ENCRYPTION,
             target={"item_kind": item.kind, "item_id": item.id, "item_path": item.path},
             depends_on=depends if extract.encrypt else (),
         )
@@ -86,6 +83,6 @@ def _site_change(ctx: Context) -> ResourceChange | None:
         address=SITE_MODE, kind="site", action=Action.UPDATE, before={"mode": before},
         after={"mode": after}, changes=(FieldChange("mode", before, after),),
         source=str(source) if source is not None else None,
-        phase=_PHASE_DOWN if after == "disabled" else _PHASE_UP,
+        phase=Phase.SITE_MODE_DOWN if after == "disabled" else Phase.SITE_MODE_UP,
         target={"site_id": ctx.live.site_id}, warnings=warnings,
     )

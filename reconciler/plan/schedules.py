@@ -17,13 +17,11 @@ from .diffing import field_changes
 from .fingerprint import schedule_key, usage_key
 from .resolve import in_scope
 from .tasks import PRUNE_REASON
-from .types import Action, ResourceChange, Unmanaged
+from .types import Action, Phase, ResourceChange, Unmanaged
 
 __all__ = ["plan_schedules"]
 
 _RECURRENCE_FIELDS = ("frequency", "every", "start", "end", "weekdays", "month_days", "on")
-_PHASE_UPSERT = 2
-_PHASE_DELETE = 6
 
 
 def _ignored_fields(ignore: frozenset[str]) -> list[str]:
@@ -84,7 +82,7 @@ def _upsert(ctx: Context, desired: Schedule) -> Draft | None:
         _check_name_free(ctx, desired, source)
         change = ResourceChange(
             address=address, kind="schedule", action=Action.CREATE, before=None,
-            after=desired.to_dict(), source=source, phase=_PHASE_UPSERT, target={"name": desired.name},
+            after=desired.to_dict(), source=source, phase=Phase.SCHEDULE_UPSERTS, target={"name": desired.name},
         )
         return Draft(change, touches)
     ignored = _ignored_fields(ctx.ignore)
@@ -107,7 +105,7 @@ def _upsert(ctx: Context, desired: Schedule) -> Draft | None:
         return None
     change = ResourceChange(
         address=address, kind="schedule", action=Action.UPDATE, before=before, after=after,
-        changes=fields, source=source, phase=_PHASE_UPSERT,
+        changes=fields, source=source, phase=Phase.SCHEDULE_UPSERTS,
         target={"name": desired.name, "schedule_id": live.id or ""},
         warnings=_shared_warning(ctx, desired.name),
     )
@@ -184,7 +182,7 @@ def _undeclared(ctx: Context, task_drafts: list[Draft]) -> tuple[list[Draft], li
                 ctx.observed.update({schedule_key(name), usage_key(name)})
                 change = ResourceChange(
                     address=address, kind="schedule", action=Action.DELETE, before=live.to_dict(),
-                    after=None, source=None, phase=_PHASE_DELETE,
+                    after=None, source=None, phase=Phase.SCHEDULE_DELETES,
                     target={"name": name, "schedule_id": live.id or ""},
                     depends_on=tuple(sorted(removed.get(name, []))), reason=PRUNE_REASON,
                 )

@@ -31,6 +31,7 @@ from .types import (
     Action,
     FieldChange,
     LoadChange,
+    Phase,
     Plan,
     ResourceChange,
     SlotChange,
@@ -61,7 +62,7 @@ def _change_to_dict(change: ResourceChange) -> dict[str, object]:
         "after": change.after,
         "changes": [{"path": f.path, "before": f.before, "after": f.after} for f in change.changes],
         "source": change.source,
-        "phase": change.phase,
+        "phase": int(change.phase),
         "target": dict(change.target),
         "depends_on": list(change.depends_on),
         "warnings": list(change.warnings),
@@ -232,7 +233,7 @@ def _change(r: _JsonObject) -> ResourceChange:
     changes = tuple(FieldChange(c.text("path"), c._get("before"), c._get("after")) for c in r.objects("changes"))
     return ResourceChange(
         address=r.text("address"), kind=kind, action=action, before=r.opt_obj("before"),
-        after=r.opt_obj("after"), changes=changes, source=r.opt_text("source"), phase=phase,
+        after=r.opt_obj("after"), changes=changes, source=r.opt_text("source"), phase=Phase(phase),
         target=r.string_map("target"), depends_on=tuple(r.strings("depends_on")),
         warnings=tuple(r.strings("warnings")), reason=r.opt_text("reason"),
     )

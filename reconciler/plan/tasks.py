@@ -13,7 +13,7 @@ from .diffing import field_changes
 from .fingerprint import canonical_json, item_key, tasks_key
 from .pairing import ANY_TYPE, Slot, pair_tasks
 from .resolve import Managed, did_you_mean, in_scope, suggest, where
-from .types import Action, FieldChange, ResourceChange, Unmanaged
+from .types import Action, FieldChange, Phase, ResourceChange, Unmanaged
 
 __all__ = ["PRUNE_REASON", "plan_tasks", "prune_tasks"]
 
@@ -23,8 +23,6 @@ PRUNE_REASON = "not declared in any file (policy.prune: true)"
 #: it always makes a full refresh.
 _NO_INCREMENTAL = ("Tableau Server's REST API cannot make an incremental refresh task: adding an item to a "
                    "schedule always makes a full refresh (tableauserverclient issue 1101).")
-_PHASE_CHANGE = 4
-_PHASE_DELETE = 5
 
 
 def plan_tasks(ctx: Context) -> list[Draft]:
@@ -143,7 +141,7 @@ def _item_changes(ctx: Context, managed: Managed) -> list[Draft]:
         changes.append(ResourceChange(
             address=task_address(item.kind, item.path, str(after["type"]), want.when()),
             kind="task", action=Action.MOVE, before=before, after=after, changes=fields,
-            source=_source(want, managed), phase=_PHASE_CHANGE,
+            source=_source(want, managed), phase=Phase.TASK_CHANGES,
             target=_target(item, have.id, from_schedule_name=have.schedule if server else None,
                            schedule_name=want.schedule if server else None),
             warnings=_suspended(ctx, want),
@@ -159,7 +157,7 @@ def _item_changes(ctx: Context, managed: Managed) -> list[Draft]:
             address=task_address(item.kind, item.path, want.type, want.when()),
             kind="task", action=Action.REPLACE, before=_live_value(ctx, have),
             after=_desired_value(ctx, want), changes=(FieldChange("type", have.type, want.type),),
-            source=_source(want, managed), phase=_PHASE_CHANGE,
+            source=_source(want, managed), phase=Phase.TASK_CHANGES,
             target=_target(item, have.id, schedule_name=want.schedule if server else None),
             warnings=_suspended(ctx, want),
         ))
@@ -177,7 +175,7 @@ def _item_changes(ctx: Context, managed: Managed) -> list[Draft]:
         changes.append(ResourceChange(
             address=task_address(item.kind, item.path, want.type, want.when()),
             kind="task", action=Action.CREATE, before=None, after=_desired_value(ctx, want),
-            source=_source(want, managed), phase=_PHASE_CHANGE,
+            source=_source(want, managed), phase=Phase.TASK_CHANGES,
             target=_target(item, schedule_name=want.schedule if server else None),
             warnings=_suspended(ctx, want),
         ))
@@ -190,7 +188,7 @@ def _item_changes(ctx: Context, managed: Managed) -> list[Draft]:
             address=task_address(item.kind, item.path, have.type, _live_label(have)),
             kind="task", action=Action.DELETE, before=_live_value(ctx, have), after=None,
             source=str(managed.extract.source) if managed.extract.source else None,
-            phase=_PHASE_DELETE, target=_target(item, have.id),
+            phase=Phase.TASK_DELETES, target=_target(item, have.id),
             reason="not listed in the item's refresh",
         ))
     touches = item_touches(item)
@@ -270,7 +268,7 @@ def prune_tasks(ctx: Context) -> tuple[list[Draft], list[UnmanagedDraft]]:
                 ResourceChange(
                     address=task_address(kind, path, task.type, _live_label(task)),
                     kind="task", action=Action.DELETE, before=_live_value(ctx, task), after=None,
-                    source=None, phase=_PHASE_DELETE, target=_target(item, task.id), reason=PRUNE_REASON,
+                    source=None, phase=Phase.TASK_DELETES, target=_target(item, task.id), reason=PRUNE_REASON,
                 )
                 for task in tasks
             ]

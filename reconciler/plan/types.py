@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 
 __all__ = [
     "FORMAT_VERSION",
@@ -20,6 +20,7 @@ __all__ = [
     "Action",
     "FieldChange",
     "LoadChange",
+    "Phase",
     "Plan",
     "ResourceChange",
     "SlotChange",
@@ -58,15 +59,34 @@ SYMBOLS: Mapping[Action, str] = {
     Action.DELETE: "-",
 }
 
-#: Execution phases, in the order apply runs them (DESIGN section 4).
-PHASES: Mapping[int, str] = {
-    1: "site mode up",
-    2: "schedules create/update",
-    3: "item encryption",
-    4: "task creates, moves, replaces",
-    5: "task deletes",
-    6: "schedule deletes",
-    7: "site mode down",
+class Phase(IntEnum):
+    """When apply carries a change out: phases run in this order (docs/architecture.md, "Data flow: apply").
+
+    The saved plan records the number.
+    """
+
+    SITE_MODE_UP = 1
+    SCHEDULE_UPSERTS = 2
+    ITEM_ENCRYPTION = 3
+    TASK_CHANGES = 4
+    TASK_DELETES = 5
+    SCHEDULE_DELETES = 6
+    SITE_MODE_DOWN = 7
+
+    @property
+    def label(self) -> str:
+        return PHASES[self]
+
+
+#: Each phase's description, in the order apply runs them.
+PHASES: Mapping[Phase, str] = {
+    Phase.SITE_MODE_UP: "site mode up",
+    Phase.SCHEDULE_UPSERTS: "schedules create/update",
+    Phase.ITEM_ENCRYPTION: "item encryption",
+    Phase.TASK_CHANGES: "task creates, moves, replaces",
+    Phase.TASK_DELETES: "task deletes",
+    Phase.SCHEDULE_DELETES: "schedule deletes",
+    Phase.SITE_MODE_DOWN: "site mode down",
 }
 
 #: The kinds of object a change can concern, in display order.
@@ -116,8 +136,8 @@ class ResourceChange:
     changes: tuple[FieldChange, ...] = ()
     #: ``file:line:col`` of the declaration that asked for it; None for the prune of undeclared objects.
     source: str | None = None
-    #: The execution phase (see PHASES).
-    phase: int = 4
+    #: When apply carries it out.
+    phase: Phase = Phase.TASK_CHANGES
     #: What apply needs to execute the change: ids and names, strings only (see DESIGN section 4).
     #: site: site_id. schedule: name (+ schedule_id unless create). encrypt: item_kind, item_id,
     #: item_path. task: item_kind, item_id, item_path (+ task_id unless create; + schedule_name on
