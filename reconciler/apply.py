@@ -24,8 +24,9 @@ from datetime import UTC, datetime
 from typing import IO, Any, Protocol
 
 from reconciler.errors import ReconcilerError, TableauRequestError
+from reconciler.model import Recurrence, Schedule
 from reconciler.plan import Action, Plan, ResourceChange
-from reconciler.tableau.write import Writer, recurrence_from_dict
+from reconciler.tableau.write import Writer
 
 __all__ = ["ApplyResult", "Outcome", "TaskMover", "apply_plan"]
 
@@ -109,13 +110,13 @@ class _Executor:
         elif change.kind == "schedule":
             name = target["name"]
             if change.action is Action.CREATE:
-                new_id = self.writer.create_schedule(name, after)
+                new_id = self.writer.create_schedule(Schedule.from_dict(name, after))
                 with self.lock:
                     self.schedule_ids[name] = new_id
             elif change.action is Action.DELETE:
                 self.writer.delete_schedule(target["schedule_id"], name)
             else:
-                self.writer.update_schedule(target["schedule_id"], name, after)
+                self.writer.update_schedule(target["schedule_id"], Schedule.from_dict(name, after))
         elif change.kind == "encrypt":
             self.writer.set_item_encrypt(target["item_kind"], target["item_id"], bool(after["encrypt"]), label)
         elif change.kind == "task":
@@ -130,7 +131,7 @@ class _Executor:
             self.writer.delete_task(target["task_id"], label)
             return
         task_type = str(after.get("type", "full"))
-        recurrence = recurrence_from_dict(after["recurrence"]) if after.get("recurrence") else None
+        recurrence = Recurrence.from_dict(after["recurrence"]) if after.get("recurrence") else None
         if change.action is Action.MOVE and self.writer.cloud:
             assert recurrence is not None
             self.writer.update_cloud_task(target["task_id"], kind, item_id, task_type, recurrence, label)

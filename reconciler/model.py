@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -198,6 +198,33 @@ class Recurrence:
             parts.append("the last day")
         return f"monthly at {self.start} on {' and '.join(parts)}"
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> Recurrence:
+        """The inverse of ``to_dict`` (a schedule's flat ``to_dict`` reads too); ValueError for anything else.
+
+        ``month_days: UNREPORTED`` comes back as ``days_unknown``.
+        """
+        try:
+            every, end, on = data.get("every"), data.get("end"), data.get("on")
+            weekdays = data.get("weekdays") or ()
+            month_days = data.get("month_days") or ()
+            unknown = month_days == UNREPORTED
+            if unknown:
+                month_days = ()
+            if not isinstance(weekdays, (list, tuple)) or not isinstance(month_days, (list, tuple)):
+                raise ValueError("weekdays and month_days must be lists")
+            return cls(
+                frequency=str(data["frequency"]), start=str(data["start"]),
+                every=parse_every(str(every)) if every is not None else None,
+                end=str(end) if end is not None else None,
+                weekdays=tuple(str(d) for d in weekdays),
+                month_days=tuple(d if isinstance(d, int) else str(d) for d in month_days),
+                on=(str(on["occurrence"]), str(on["weekday"])) if isinstance(on, Mapping) else None,
+                days_unknown=unknown,
+            )
+        except (KeyError, TypeError) as error:
+            raise ValueError(f"not a recurrence ({type(error).__name__}: {error})") from error
+
     def to_dict(self) -> dict[str, object]:
         """The file form (as in ``schedules:``), with defaults left out."""
         out: dict[str, object] = {"frequency": self.frequency}
@@ -252,6 +279,14 @@ class Schedule:
                                   else {"frequency": self.recurrence.frequency})
         out.update(priority=self.priority, execution=self.execution, state=self.state)
         return out
+
+    @classmethod
+    def from_dict(cls, name: str, data: Mapping[str, object]) -> Schedule:
+        """The inverse of ``to_dict`` for a detailed schedule (a plan's ``after``); ValueError otherwise."""
+        priority = data.get("priority", 50)
+        return cls(name, Recurrence.from_dict(data),
+                   priority=priority if isinstance(priority, int) else int(str(priority)),
+                   execution=str(data.get("execution", "parallel")), state=str(data.get("state", "active")))
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ from typing import Any
 
 from reconciler.apply import apply_plan
 from reconciler.errors import TableauRequestError
+from reconciler.model import Schedule
 from reconciler.plan import make_plan
 from tests.plan.builders import desired, ds, extract, live, sched, task, want
 
@@ -34,12 +35,12 @@ class RecordingWriter:
     def set_site_mode(self, mode: str) -> None:
         self._call("set_site_mode", mode)
 
-    def create_schedule(self, name: str, spec: dict[str, Any]) -> str:
-        self._call("create_schedule", name)
-        return f"id-{name}"
+    def create_schedule(self, schedule: Schedule) -> str:
+        self._call("create_schedule", schedule.name)
+        return f"id-{schedule.name}"
 
-    def update_schedule(self, schedule_id: str, name: str, spec: dict[str, Any]) -> None:
-        self._call("update_schedule", name)
+    def update_schedule(self, schedule_id: str, schedule: Schedule) -> None:
+        self._call("update_schedule", schedule.name)
 
     def delete_schedule(self, schedule_id: str, name: str) -> None:
         self._call("delete_schedule", name)

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from reconciler.model import WEEKDAYS, LiveState, LiveTask, Recurrence, parse_every
+from reconciler.model import WEEKDAYS, LiveState, LiveTask, Recurrence
 
 from .addresses import task_address
 from .types import Action, LoadChange, ResourceChange, SlotChange
@@ -188,24 +188,11 @@ def busy_profile(profile: LoadProfile, durations: Mapping[tuple[str, str, str], 
 
 
 def recurrence_from_dict(value: Mapping[str, object]) -> Recurrence | None:
-    """The recurrence in a plan's JSON value (``Recurrence.to_dict()`` or a schedule's ``to_dict()``)."""
+    """The recurrence in a plan's JSON value (``Recurrence.to_dict()`` or a schedule's ``to_dict()``), or None
+    when it holds none (a schedule read only from the list has just its frequency)."""
     try:
-        every = value.get("every")
-        on = value.get("on")
-        on_pair = (str(on["occurrence"]), str(on["weekday"])) if isinstance(on, dict) else None
-        weekdays = value.get("weekdays") or ()
-        month_days = value.get("month_days") or ()
-        end = value.get("end")
-        return Recurrence(
-            frequency=str(value["frequency"]), start=str(value["start"]),
-            every=parse_every(every) if isinstance(every, str) else None,
-            end=str(end) if isinstance(end, str) else None,
-            weekdays=tuple(str(d) for d in weekdays) if isinstance(weekdays, (list, tuple)) else (),
-            month_days=tuple(d if isinstance(d, int) else str(d) for d in month_days)
-            if isinstance(month_days, (list, tuple)) else (),
-            on=on_pair,
-        )
-    except (KeyError, TypeError, ValueError):
+        return Recurrence.from_dict(value)
+    except ValueError:
         return None
 
 

@@ -32,34 +32,22 @@ import requests
 from tableauserverclient.server.endpoint.exceptions import InternalServerError, ServerResponseError
 
 from reconciler.errors import ReconcilerError, TableauRequestError
-from reconciler.model import LiveTask, Recurrence
+from reconciler.model import LiveTask, Recurrence, Schedule
 from reconciler.tableau import wire
 from reconciler.tableau.connect import Connection, translate_error
 from reconciler.tableau.read import list_all
 
-__all__ = ["Writer", "recurrence_from_dict"]
+__all__ = ["Writer"]
 
 _LOST = (requests.ConnectionError, requests.Timeout)
 
 
-def recurrence_from_dict(data: dict[str, Any]) -> Recurrence:
-    """The plan's JSON form of a recurrence (``Recurrence.to_dict``) back into a Recurrence."""
-    from reconciler.model import parse_every
-
-    on = data.get("on")
-    every = data.get("every")
-    if not isinstance(data.get("month_days") or [], list):
-        raise ReconcilerError(f"The plan holds month_days {data.get('month_days')!r}, which is not a list of days: "
-                              "reconciler never writes days that Tableau did not report. Declare the days.")
-    return Recurrence(
-        frequency=str(data["frequency"]),
-        start=str(data["start"]),
-        every=parse_every(str(every)) if every is not None else None,
-        end=data.get("end"),
-        weekdays=tuple(data.get("weekdays") or ()),
-        month_days=tuple(data.get("month_days") or ()),
-        on=(str(on["occurrence"]), str(on["weekday"])) if isinstance(on, dict) else None,
-    )
+def _recurrence_xml(recurrence: Recurrence, cloud: bool) -> tuple[str, str]:
+    """``wire.recurrence_xml``, refusing (as the user's error) a recurrence whose days Tableau did not report."""
+    if recurrence.days_unknown:
+        raise ReconcilerError("The plan holds a monthly recurrence whose days Tableau did not report: reconciler "
+                              "never writes days that Tableau did not report. Declare the days.")
+    return wire.recurrence_xml(recurrence, cloud=cloud)
 
 
 def _answer_lost(error: BaseException) -> bool:
@@ -142,20 +130,21 @@ class Writer:
                    lambda: self._post(f"{self.conn.site_url}/reencrypt-extracts", "<tsRequest />"))
 
     # -- schedules ---------------------------------------------------------------------------
-    def _schedule_xml(self, name: str, spec: dict[str, Any], with_state: bool) -> str:
-        frequency, details = wire.recurrence_xml(recurrence_from_dict(spec), cloud=False)
-        attrs = (f"name={quoteattr(name)} priority=\"{int(spec.get('priority', 50))}\" "
-                 f"executionOrder=\"{str(spec.get('execution', 'parallel')).capitalize()}\"")
+    def _schedule_xml(self, schedule: Schedule, with_state: bool) -> str:
+        frequency, details = _recurrence_xml(schedule.recurrence, cloud=False)
+        attrs = (f"name={quoteattr(schedule.name)} priority=\"{schedule.priority}\" "
+                 f"executionOrder=\"{schedule.execution.capitalize()}\"")
         if with_state:
-            attrs += f" state=\"{str(spec.get('state', 'active')).capitalize()}\""
+            attrs += f" state=\"{schedule.state.capitalize()}\""
         else:
             attrs += ' type="Extract"'
         return f'<tsRequest><schedule {attrs} frequency="{frequency}">{details}</schedule></tsRequest>'
 
-    def create_schedule(self, name: str, spec: dict[str, Any]) -> str:
+    def create_schedule(self, schedule: Schedule) -> str:
         """Create an Extract schedule; returns its id. A lost answer is checked by name first."""
+        name = schedule.name
         url = f"{self.conn.base_url}/schedules"
-        body = self._schedule_xml(name, spec, with_state=False)
+        body = self._schedule_xml(schedule, with_state=False)
         doing = f"creating schedule {name!r}"
         for attempt in range(self.verify_attempts):
             try:
@@ -173,8 +162,8 @@ class Writer:
                     break
                 if attempt + 1 == self.verify_attempts:
                     raise translate_error(error, doing) from error
-        if str(spec.get("state", "active")) != "active":
-            self.update_schedule(schedule_id, name, spec)
+        if schedule.state != "active":
+            self.update_schedule(schedule_id, schedule)
         return schedule_id
 
     def _schedule_nodes(self) -> list[ET.Element]:
@@ -184,9 +173,9 @@ class Writer:
     def find_schedule_id(self, name: str) -> str | None:
         return next((node.get("id") for node in self._schedule_nodes() if node.get("name") == name), None)
 
-    def update_schedule(self, schedule_id: str, name: str, spec: dict[str, Any]) -> None:
-        body = self._schedule_xml(name, spec, with_state=True)
-        self._resend(f"updating schedule {name!r}",
+    def update_schedule(self, schedule_id: str, schedule: Schedule) -> None:
+        body = self._schedule_xml(schedule, with_state=True)
+        self._resend(f"updating schedule {schedule.name!r}",
                      lambda: self._put(f"{self.conn.base_url}/schedules/{schedule_id}", body))
 
     def delete_schedule(self, schedule_id: str, name: str) -> None:
@@ -215,7 +204,7 @@ class Writer:
         doing = f"creating the {task_type} refresh of {kind} {label!r}"
         if self.cloud:
             assert recurrence is not None
-            frequency, details = wire.recurrence_xml(recurrence, cloud=True)
+            frequency, details = _recurrence_xml(recurrence, cloud=True)
             kind_type = "IncrementalRefresh" if task_type == "incremental" else "FullRefresh"
             url = f"{self.conn.site_url}/tasks/extractRefreshes"
             body = (f'<tsRequest><extractRefresh type="{kind_type}"><{kind} id={quoteattr(item_id)} />'
@@ -261,7 +250,7 @@ class Writer:
     def update_cloud_task(self, task_id: str, kind: str, item_id: str, task_type: str, recurrence: Recurrence,
                           label: str) -> None:
         """Tableau Cloud's in-place task update (API 3.20+), which TSC lacks: the task keeps its id."""
-        frequency, details = wire.recurrence_xml(recurrence, cloud=True)
+        frequency, details = _recurrence_xml(recurrence, cloud=True)
         kind_type = "IncrementalRefresh" if task_type == "incremental" else "FullRefresh"
         body = (f'<tsRequest><extractRefresh type="{kind_type}"><{kind} id={quoteattr(item_id)} /></extractRefresh>'
                 f'<schedule frequency="{frequency}">{details}</schedule></tsRequest>')

@@ -18,8 +18,8 @@ import yaml
 from reconciler.desired import load_desired
 from reconciler.emulator import Emulator
 from reconciler.errors import DesiredStateInvalid
+from reconciler.model import Recurrence
 from reconciler.tableau import wire
-from reconciler.tableau.write import recurrence_from_dict
 
 from .helpers import site_id, writes
 
@@ -53,7 +53,7 @@ def _create(emu: Emulator, name: str, body: dict[str, Any], type_: str = "Extrac
     """POST /schedules with the body apply sends (reconciler's own wire serialiser), through TSC's session."""
     server = TSC.Server(emu.url, use_server_version=True)
     server.auth.sign_in(TSC.PersonalAccessTokenAuth(emu.pat_name, emu.pat_secret, ""))
-    frequency, details = wire.recurrence_xml(recurrence_from_dict(body), cloud=False)
+    frequency, details = wire.recurrence_xml(Recurrence.from_dict(body), cloud=False)
     xml = (f'<tsRequest><schedule name="{name}" priority="50" executionOrder="Parallel" type="{type_}" '
            f'frequency="{frequency}">{details}</schedule></tsRequest>')
     answer = requests.post(f"{server.baseurl}/schedules", data=xml.encode(), timeout=10,
