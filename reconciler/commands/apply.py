@@ -22,20 +22,18 @@ from reconciler.commands.output import Output
 from reconciler.commands.plan import check_move_strategy, describe_gaps, read_and_plan
 from reconciler.commands.settings import resolve_settings
 from reconciler.desired import load_desired
-from reconciler.errors import ApplyFailed, ApplyInterrupted, PlanError, ReconcilerError, StalePlanError, UsageError
+from reconciler.errors import ApplyFailed, ApplyInterrupted, ReconcilerError, StalePlanError, UsageError
 from reconciler.model import LiveState
 from reconciler.plan import (
     Action,
     Plan,
-    ResourceChange,
     is_digest,
     permission_gaps,
     plan_digest,
     plan_from_json,
     stale_objects,
 )
-from reconciler.plan.addresses import SITE_MODE, encrypt_address, quote, schedule_address
-from reconciler.plan.fingerprint import item_key, schedule_key, tasks_key
+from reconciler.plan.saved import check_saved_changes, describe_key
 from reconciler.report import render_plan_text
 from reconciler.tableau.connect import Connection, connect
 from reconciler.tableau.lock import ApplyLock
@@ -69,24 +67,6 @@ def _site_label(content_url: str) -> str:
     return "the Default site" if content_url == "" else f"site {content_url!r}"
 
 
-def _describe_key(key: str, saved: Plan, live: LiveState) -> str:
-    """A fingerprint key (``tasks:datasource:LUID``) as the user knows the object (its path or name)."""
-    prefix, _, rest = key.partition(":")
-    if prefix == "schedule":
-        return f'schedule "{rest}"'
-    if prefix == "usage":
-        return f'the tasks using schedule "{rest.partition(":")[2]}"'
-    if prefix in ("item", "tasks"):
-        kind, _, item_id = rest.partition(":")
-        paths = {(i.kind, i.id): i.path for i in live.items}
-        paths.update({(c.target.get("item_kind", ""), c.target.get("item_id", "")): c.target["item_path"]
-                      for c in saved.changes if "item_path" in c.target})
-        name = f'{kind} "{paths[kind, item_id]}"' if (kind, item_id) in paths else f"{kind} {item_id}"
-        return f"the refresh tasks of {name}" if prefix == "tasks" else name
-    return {"site": "the site's encryption mode", "site_id": "the site", "server": "the server",
-            "api_version": "the server's REST API version"}.get(key, key)
-
-
 def _check_fresh(saved: Plan, live: LiveState, conn: Connection) -> None:
     if saved.site_id != live.site_id:
         raise StalePlanError(
@@ -94,62 +74,12 @@ def _check_fresh(saved: Plan, live: LiveState, conn: Connection) -> None:
             f"{saved.server}, but this is {_site_label(conn.settings.site)} (id {live.site_id}) on "
             f"{conn.settings.server}. Nothing was applied. Apply it without --site/TABLEAU_SITE pointing "
             "elsewhere, or make a plan for this site with `reconciler plan --out FILE`.")
-    changed = [_describe_key(key, saved, live) for key in stale_objects(saved, live)]
+    changed = [describe_key(key, saved, live) for key in stale_objects(saved, live)]
     if changed:
         listed = ", ".join(changed[:10]) + (f" and {len(changed) - 10} more" if len(changed) > 10 else "")
         raise StalePlanError(
             f"The site changed since the plan was saved: {listed}. Nothing was applied. Make a new plan "
             "with `reconciler plan --out FILE` and review it.")
-
-
-def _edited(change: ResourceChange, why: str) -> PlanError:
-    return PlanError(f"The saved plan is invalid: {change.address}: {why} (was it edited?). Nothing was applied. "
-                     "Make a new plan with `reconciler plan --out FILE`.")
-
-
-def _check_saved_changes(saved: Plan, live: LiveState) -> None:
-    """Every change of a saved plan touches only what the plan read, and its address names what it touches.
-
-    The fingerprint covers what the plan read, not the changes: without this, a hand-edited id or address
-    would make apply change another object than the one reviewed, or journal it under the wrong name.
-    """
-    items = {(i.kind, i.id): i for i in live.items}
-    tasks = {t.id: t for t in live.tasks}
-    schedules = {s.name: s for s in live.schedules}
-    for change in saved.changes:
-        target = change.target
-        if change.kind == "site":
-            if change.address != SITE_MODE or "site" not in saved.observed:
-                raise _edited(change, "not the site's encryption mode")
-            continue
-        if change.kind == "schedule":
-            name = target.get("name", "")
-            if change.address != schedule_address(name):
-                raise _edited(change, f"the address does not name the schedule it changes ({name!r})")
-            if change.action is not Action.CREATE:
-                live_schedule = schedules.get(name)
-                if schedule_key(name) not in saved.observed or live_schedule is None or \
-                        live_schedule.id != target.get("schedule_id"):
-                    raise _edited(change, f"schedule id {target.get('schedule_id')} is not the schedule {name!r}")
-            continue
-        kind, item_id = target.get("item_kind", ""), target.get("item_id", "")
-        item = items.get((kind, item_id))
-        if item is None or item_key(kind, item_id) not in saved.observed:
-            raise _edited(change, f"{kind} {item_id} is not an item the plan read")
-        path = target.get("item_path", "")
-        if change.kind == "encrypt":
-            if change.address != encrypt_address(kind, path) or path != item.path:
-                raise _edited(change, f"the address does not name the item it changes ({item.path!r})")
-            continue
-        if not change.address.startswith(f"task[{kind} {quote(path)}][") or path != item.path:
-            raise _edited(change, f"the address does not name the item whose task it changes ({item.path!r})")
-        if tasks_key(kind, item_id) not in saved.observed:
-            raise _edited(change, f"the plan did not read the tasks of {kind} {item.path!r}")
-        task_id = target.get("task_id")
-        if change.action is not Action.CREATE:
-            task = tasks.get(task_id or "")
-            if task is None or (task.item_kind, task.item_id) != (kind, item_id):
-                raise _edited(change, f"task {task_id} is not a task of {kind} {item.path!r}")
 
 
 def _check_saved_moves(saved: Plan, move_strategy: str) -> None:
@@ -222,7 +152,7 @@ def apply(paths: Sequence[Path], options: ConnectionOptions, *, auto_approve: bo
                 live = read_site(conn, None, flavor=saved.flavor, schedule_details="declared",
                                  schedule_names=names)
             _check_fresh(saved, live, conn)
-            _check_saved_changes(saved, live)
+            check_saved_changes(saved, live)
             _check_saved_moves(saved, move_strategy)
             plan = saved
         else:
@@ -331,7 +261,7 @@ class _Signals:
 
 def _check_unchanged(plan: Plan, now: LiveState) -> None:
     """The site with its tasks read again under the lock: refuse when anything the plan read has changed."""
-    changed = [_describe_key(key, plan, now) for key in stale_objects(plan, now)]
+    changed = [describe_key(key, plan, now) for key in stale_objects(plan, now)]
     if changed:
         listed = ", ".join(changed[:10]) + (f" and {len(changed) - 10} more" if len(changed) > 10 else "")
         raise StalePlanError(

@@ -14,12 +14,14 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 from reconciler.model import Item, LiveState, LiveTask, Schedule
 
 from .types import Plan
 
 __all__ = [
+    "ObjectKey",
     "canonical_json",
     "fingerprint",
     "item_key",
@@ -40,20 +42,59 @@ def _sha256(value: object) -> str:
     return hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()
 
 
+@dataclass(frozen=True)
+class ObjectKey:
+    """What one fingerprint entry is about. ``str(key)`` is its text in the saved plan's ``observed``;
+    ``ObjectKey.parse`` reads it back (the one place that knows the text form)."""
+
+    prefix: Literal["site", "schedule", "usage", "item", "tasks", "other"]
+    #: The schedule's name (schedule, usage).
+    name: str = ""
+    #: The item's kind and LUID (item, tasks).
+    kind: str = ""
+    item_id: str = ""
+
+    def __str__(self) -> str:
+        if self.prefix == "site":
+            return "site"
+        if self.prefix == "schedule":
+            return f"schedule:{self.name}"
+        if self.prefix == "usage":
+            return f"usage:schedule:{self.name}"
+        if self.prefix in ("item", "tasks"):
+            return f"{self.prefix}:{self.kind}:{self.item_id}"
+        return self.name
+
+    @classmethod
+    def parse(cls, text: str) -> ObjectKey:
+        """A key's text back into its parts; a key this version does not know is ``other`` (its text in name)."""
+        prefix, _, rest = text.partition(":")
+        if text == "site":
+            return cls("site")
+        if prefix == "schedule":
+            return cls("schedule", name=rest)
+        if prefix == "usage" and rest.startswith("schedule:"):
+            return cls("usage", name=rest[len("schedule:"):])
+        if prefix in ("item", "tasks"):
+            kind, _, item_id = rest.partition(":")
+            return cls("item" if prefix == "item" else "tasks", kind=kind, item_id=item_id)
+        return cls("other", name=text)
+
+
 def schedule_key(name: str) -> str:
-    return f"schedule:{name}"
+    return str(ObjectKey("schedule", name=name))
 
 
 def usage_key(name: str) -> str:
-    return f"usage:schedule:{name}"
+    return str(ObjectKey("usage", name=name))
 
 
 def item_key(kind: str, item_id: str) -> str:
-    return f"item:{kind}:{item_id}"
+    return str(ObjectKey("item", kind=kind, item_id=item_id))
 
 
 def tasks_key(kind: str, item_id: str) -> str:
-    return f"tasks:{kind}:{item_id}"
+    return str(ObjectKey("tasks", kind=kind, item_id=item_id))
 
 
 def fingerprint(server: str, site_id: str, api_version: str, observed: Mapping[str, str]) -> str:
@@ -105,13 +146,12 @@ class _Index:
     def __post_init__(self) -> None:
         wanted_items: set[tuple[str, str]] = set()
         wanted_usage: set[str] = set()
-        for key in self.keys:
-            prefix, _, rest = key.partition(":")
-            if prefix in ("item", "tasks"):
-                kind, _, item_id = rest.partition(":")
-                wanted_items.add((kind, item_id))
-            elif prefix == "usage" and rest.startswith("schedule:"):
-                wanted_usage.add(rest[len("schedule:"):])
+        for text in self.keys:
+            key = ObjectKey.parse(text)
+            if key.prefix in ("item", "tasks"):
+                wanted_items.add((key.kind, key.item_id))
+            elif key.prefix == "usage":
+                wanted_usage.add(key.name)
         self.schedules = {s.name: s for s in self.live.schedules}
         self.items = {(i.kind, i.id): i for i in self.live.items if (i.kind, i.id) in wanted_items}
         for task in self.live.tasks:
@@ -120,26 +160,24 @@ class _Index:
             if task.schedule is not None and task.schedule in wanted_usage:
                 self.tasks_by_schedule.setdefault(task.schedule, []).append(task)
 
-    def value(self, key: str) -> object:
-        prefix, _, rest = key.partition(":")
-        if key == "site":
+    def value(self, text: str) -> object:
+        key = ObjectKey.parse(text)
+        if key.prefix == "site":
             return {"encryption_mode": self.live.encryption_mode}
-        if prefix == "schedule":
-            schedule = self.schedules.get(rest)
+        if key.prefix == "schedule":
+            schedule = self.schedules.get(key.name)
             return _schedule_value(schedule) if schedule is not None else None
-        if prefix == "usage" and rest.startswith("schedule:"):
-            name = rest[len("schedule:"):]
+        if key.prefix == "usage":
             shared = dict(self.live.shared_schedule_tasks)
             return {
-                "other_sites": shared.get(name),
-                "tasks": sorted(t.id for t in self.tasks_by_schedule.get(name, [])),
+                "other_sites": shared.get(key.name),
+                "tasks": sorted(t.id for t in self.tasks_by_schedule.get(key.name, [])),
             }
-        if prefix in ("item", "tasks"):
-            kind, _, item_id = rest.partition(":")
-            if prefix == "item":
-                item = self.items.get((kind, item_id))
-                return _item_value(item) if item is not None else None
-            tasks = self.tasks_by_item.get((kind, item_id), [])
+        if key.prefix == "item":
+            item = self.items.get((key.kind, key.item_id))
+            return _item_value(item) if item is not None else None
+        if key.prefix == "tasks":
+            tasks = self.tasks_by_item.get((key.kind, key.item_id), [])
             return sorted((_task_value(t) for t in tasks), key=canonical_json)
         return None
 
