@@ -301,7 +301,7 @@ class ScheduleRef:
 class ItemRef:
     """How a file names a data source or workbook: by project path and name, or by LUID."""
 
-    kind: str
+    kind: ItemKind
     project: tuple[str, ...] = ()
     name: str | None = None
     id: str | None = None
@@ -328,7 +328,7 @@ class RefreshTask:
     ``recurrence``; ``schedule`` is then only the template name it came from (for display).
     """
 
-    type: str = "full"
+    type: TaskType = "full"
     schedule: str | None = None
     recurrence: Recurrence | None = None
     source: Source | None = field(default=None, compare=False)
@@ -354,7 +354,7 @@ class Extract:
 class ProtectRule:
     """A ``policy.protect`` entry: kind is ``datasource``, ``workbook`` or ``schedule``."""
 
-    kind: str
+    kind: ItemKind
     name: str
     source: Source | None = field(default=None, compare=False)
 
@@ -411,7 +411,7 @@ class Project:
 class Item:
     """A live data source or workbook."""
 
-    kind: str
+    kind: ItemKind
     id: str
     name: str
     project: tuple[str, ...]
@@ -449,9 +449,9 @@ class LiveTask:
     """A live extract refresh task."""
 
     id: str
-    item_kind: str
+    item_kind: ItemKind
     item_id: str
-    type: str
+    type: TaskType
     #: Server: the schedule's name and id. Cloud: None.
     schedule: str | None = None
     schedule_id: str | None = None
@@ -469,7 +469,7 @@ class LiveState:
     site_id: str
     site: str
     api_version: str
-    flavor: str
+    flavor: Flavor
     encryption_mode: str
     projects: tuple[Project, ...] = ()
     items: tuple[Item, ...] = ()

@@ -18,6 +18,7 @@ from reconciler.model import (
     DAILY_EVERY_MINUTES,
     HOURLY_EVERY_MINUTES,
     Extract,
+    ItemKind,
     ItemRef,
     ProtectRule,
     Recurrence,
@@ -111,7 +112,7 @@ class _Builder:
                 path = ("extracts", index)
                 if not self.ok(path, deep=False) or not isinstance(body, dict):
                     continue
-                kind = "datasource" if "datasource" in body else "workbook"
+                kind: ItemKind = "datasource" if "datasource" in body else "workbook"
                 if self.ok((*path, kind)):
                     self.extract(body, path, kind)
         if isinstance(data.get("policy"), dict):
@@ -127,7 +128,7 @@ class _Builder:
                                                execution=body.get("execution", "parallel"),
                                                state=body.get("state", "active"), source=source))
 
-    def extract(self, body: dict[str, Any], path: PathKey, kind: str) -> None:
+    def extract(self, body: dict[str, Any], path: PathKey, kind: ItemKind) -> None:
         ref = self.item_ref(kind, body[kind], (*path, kind))
         source = self.loc.value(path)
         tasks: tuple[RefreshTask, ...] | None = None
@@ -154,7 +155,7 @@ class _Builder:
         if encrypt is not None:
             self.out.encrypts.append((extract, self.loc.key((*path, "encrypt"))))
 
-    def item_ref(self, kind: str, value: Any, path: PathKey) -> ItemRef | None:
+    def item_ref(self, kind: ItemKind, value: Any, path: PathKey) -> ItemRef | None:
         if isinstance(value, str):
             project, name = split_path(value)
             return ItemRef(kind, project=project, name=name)

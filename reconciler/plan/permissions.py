@@ -33,7 +33,7 @@ def permission_gaps(plan: Plan, live: LiveState) -> tuple[PermissionGap, ...]:
     user = live.user
     if user is None or user.is_server_admin:
         return ()
-    owners = {(i.kind, i.id): i.owner_id for i in live.items}
+    owners: dict[tuple[str, str], str | None] = {(i.kind, i.id): i.owner_id for i in live.items}
     gaps = []
     for change in plan.changes:
         reason = None

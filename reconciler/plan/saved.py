@@ -8,7 +8,7 @@ changed since the plan was made, ``describe_key`` names them as the user knows t
 from __future__ import annotations
 
 from reconciler.errors import PlanError
-from reconciler.model import LiveState
+from reconciler.model import Item, LiveState
 
 from .addresses import SITE_MODE, encrypt_address, quote, schedule_address
 from .fingerprint import ObjectKey, item_key, schedule_key, tasks_key
@@ -30,7 +30,7 @@ def describe_key(text: str, saved: Plan, live: LiveState) -> str:
     if key.prefix == "usage":
         return f'the tasks using schedule "{key.name}"'
     if key.prefix in ("item", "tasks"):
-        paths = {(i.kind, i.id): i.path for i in live.items}
+        paths: dict[tuple[str, str], str] = {(i.kind, i.id): i.path for i in live.items}
         paths.update({(c.target.get("item_kind", ""), c.target.get("item_id", "")): c.target["item_path"]
                       for c in saved.changes if "item_path" in c.target})
         where = (key.kind, key.item_id)
@@ -50,7 +50,7 @@ def check_saved_changes(saved: Plan, live: LiveState) -> None:
     The fingerprint covers what the plan read, not the changes: without this, a hand-edited id or address
     would make apply change another object than the one reviewed, or journal it under the wrong name.
     """
-    items = {(i.kind, i.id): i for i in live.items}
+    items: dict[tuple[str, str], Item] = {(i.kind, i.id): i for i in live.items}
     tasks = {t.id: t for t in live.tasks}
     schedules = {s.name: s for s in live.schedules}
     for change in saved.changes:

@@ -16,7 +16,7 @@ from xml.etree import ElementTree as ET
 from tableauserverclient.server.endpoint.exceptions import ServerResponseError
 
 from reconciler.errors import ReconcilerError, TableauRequestError
-from reconciler.model import Item, ItemRef, describe_item, match_ref, split_path
+from reconciler.model import Item, ItemKind, ItemRef, describe_item, match_ref, split_path
 from reconciler.tableau import wire
 from reconciler.tableau.connect import Connection, translate_error
 from reconciler.tableau.read import PAGE_SIZE, list_all, project_tree
@@ -27,7 +27,7 @@ __all__ = ["LUID", "ambiguous_ref", "find_item", "find_task"]
 LUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
-def find_item(conn: Connection, kind: str, ref: str) -> Item:
+def find_item(conn: Connection, kind: ItemKind, ref: str) -> Item:
     """A data source or workbook by LUID or by ``project/sub/name``; unknown → error with close matches."""
     label = "data source" if kind == "datasource" else "workbook"
     if LUID.match(ref):
@@ -75,7 +75,7 @@ def ambiguous_ref(ref: str, found: list[Item]) -> str:
             f"name {len(found)} items: {listed}.")
 
 
-def _filtered(conn: Connection, kind: str, name: str, paths: dict[str, tuple[str, ...]], label: str,
+def _filtered(conn: Connection, kind: ItemKind, name: str, paths: dict[str, tuple[str, ...]], label: str,
               ref: str) -> list[Item]:
     url = (f"{conn.site_url}/{kind}s?filter=name:eq:{quote(name, safe='')}"
            f"&fields=id,name,project.id,project.name&pageSize={PAGE_SIZE}")
@@ -88,7 +88,7 @@ def _filtered(conn: Connection, kind: str, name: str, paths: dict[str, tuple[str
     return [_item_of(node, kind, paths) for node in root.iter(wire.tag(kind))]
 
 
-def _item_of(node: ET.Element, kind: str, paths: dict[str, tuple[str, ...]]) -> Item:
+def _item_of(node: ET.Element, kind: ItemKind, paths: dict[str, tuple[str, ...]]) -> Item:
     project_node = wire.find(node, "project")
     project_id = project_node.get("id", "") if project_node is not None else ""
     return Item(kind, node.get("id", ""), node.get("name", ""), paths.get(project_id, ()), project_id)
@@ -113,7 +113,7 @@ def find_task(conn: Connection, task_id: str) -> str:
                           "refresh an item without naming a task.")
 
 
-def _all_items(conn: Connection, kind: str, paths: dict[str, tuple[str, ...]]) -> list[Item]:
+def _all_items(conn: Connection, kind: ItemKind, paths: dict[str, tuple[str, ...]]) -> list[Item]:
     """Every item of a kind (when the filter found nothing exact: an error path or an awkward name)."""
     nodes = list_all(conn, f"{conn.site_url}/{kind}s?fields=id,name,project.id", kind, f"listing {kind}s")
     return [_item_of(node, kind, paths) for node in nodes]

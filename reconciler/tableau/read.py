@@ -25,7 +25,18 @@ from tableauserverclient.server.endpoint.exceptions import (
 
 from reconciler.errors import ReconcilerError, TableauRequestError
 from reconciler.gcpause import gc_paused
-from reconciler.model import DesiredState, Item, LiveState, LiveTask, Project, Recurrence, Schedule, SignedInUser
+from reconciler.model import (
+    DesiredState,
+    Flavor,
+    Item,
+    ItemKind,
+    LiveState,
+    LiveTask,
+    Project,
+    Recurrence,
+    Schedule,
+    SignedInUser,
+)
 from reconciler.tableau import wire
 from reconciler.tableau.connect import Connection
 
@@ -173,7 +184,7 @@ def _read_site(conn: Connection, desired: DesiredState | None, flavor: str | Non
         encryption_mode = (site_xml.get("extractEncryptionMode") if site_xml is not None else None) or "disabled"
         listing = _list_schedules(schedule_list) if schedule_list is not None else None
         listed, other_schedules = listing if listing is not None else (None, ())
-        detected = "cloud" if listed is None else "server"
+        detected: Flavor = "cloud" if listed is None else "server"
         if flavor is not None and flavor != detected:
             raise ReconcilerError(
                 f"The files say flavor: {flavor}, but {conn.settings.server} looks like Tableau "
@@ -362,7 +373,7 @@ def _item_row(node: ET.Element) -> _ItemRow:
     )
 
 
-def _item(row: _ItemRow, kind: str, projects: dict[str, Project]) -> Item:
+def _item(row: _ItemRow, kind: ItemKind, projects: dict[str, Project]) -> Item:
     known = projects.get(row.project_id or "")
     path = known.path if known is not None else (row.project_name,) if row.project_name else ()
     return Item(

@@ -15,11 +15,10 @@ from xml.parsers import expat
 from xml.sax.saxutils import quoteattr
 
 from reconciler.errors import TableauRequestError
-from reconciler.model import WEEKDAYS, LiveTask, Recurrence
+from reconciler.model import WEEKDAYS, ItemKind, LiveTask, Recurrence, TaskType
 
 __all__ = [
     "NS",
-    "attr",
     "find",
     "findall",
     "parse",
@@ -43,8 +42,9 @@ _OCCURRENCES = {"first": "first", "second": "second", "third": "third", "fourth"
 #: ``RefreshExtractTask`` / ``IncrementExtractTask``; Cloud's create and update answers ``FullRefresh`` /
 #: ``IncrementalRefresh``; the tableau-migration-sdk creates Cloud tasks as ``IncrementalExtract``
 #: (docs/tableau-behaviour.md, "Task types").
-_TASK_TYPES = {"refreshextracttask": "full", "fullrefresh": "full", "incrementextracttask": "incremental",
-               "incrementalrefresh": "incremental", "incrementalextract": "incremental"}
+_TASK_TYPES: dict[str, TaskType] = {
+    "refreshextracttask": "full", "fullrefresh": "full", "incrementextracttask": "incremental",
+    "incrementalrefresh": "incremental", "incrementalextract": "incremental"}
 
 
 def tag(name: str) -> str:
@@ -61,10 +61,6 @@ def find(element: ET.Element, path: str) -> ET.Element | None:
 
 def findall(element: ET.Element, path: str) -> list[ET.Element]:
     return element.findall(_qualify(path))
-
-
-def attr(element: ET.Element, name: str, default: str = "") -> str:
-    return element.get(name, default)
 
 
 @functools.lru_cache(maxsize=512)
@@ -140,7 +136,7 @@ def _intervals(details: ET.Element) -> Iterator[ET.Element]:
 def parse_task(element: ET.Element) -> LiveTask | None:
     """One ``<extractRefresh>`` of a task list; None for tasks that are not on a data source or workbook."""
     target = element.find(_DATASOURCE)
-    kind = "datasource"
+    kind: ItemKind = "datasource"
     if target is None:
         target = element.find(_WORKBOOK)
         kind = "workbook"
@@ -151,7 +147,7 @@ def parse_task(element: ET.Element) -> LiveTask | None:
                       lambda: parse_recurrence(schedule) if schedule is not None else None)
 
 
-def _live_task(task: Mapping[str, str], kind: str, target: Mapping[str, str], schedule: Mapping[str, str] | None,
+def _live_task(task: Mapping[str, str], kind: ItemKind, target: Mapping[str, str], schedule: Mapping[str, str] | None,
                recurrence: Callable[[], Recurrence | None]) -> LiveTask | None:
     """The task from the attributes of ``<extractRefresh>``, its target and its ``<schedule>`` (shared by
     ``parse_task`` and ``parse_task_list``, so both read a task the same way)."""
@@ -178,7 +174,7 @@ def _live_task(task: Mapping[str, str], kind: str, target: Mapping[str, str], sc
     )
 
 
-def _task_type(element: Mapping[str, str]) -> str:
+def _task_type(element: Mapping[str, str]) -> TaskType:
     """``full`` or ``incremental``; an unknown ``type`` stops the read (guessing would plan a replace)."""
     raw = element.get("type", "")
     known = _TASK_TYPES.get(raw.strip().lower())
@@ -279,6 +275,7 @@ class _TaskListBuilder:
             self.open -= 1
 
     def _add(self) -> None:
+        kind: ItemKind
         if self.datasource is not None:
             kind, target = "datasource", self.datasource
         elif self.workbook is not None:
