@@ -46,6 +46,7 @@ __all__ = [
     "match_ref",
     "normalise_time",
     "parse_every",
+    "site_label",
     "split_path",
 ]
 
@@ -80,6 +81,11 @@ def normalise_time(text: str) -> str:
     if hours > 23 or minutes > 59 or (match.group(3) not in (None, "00")):
         raise ValueError(f"{text!r} is not a time of day (HH:MM, 00:00 to 23:55)")
     return f"{hours:02d}:{minutes:02d}"
+
+
+def site_label(content_url: str) -> str:
+    """How every message names a site: ``the Default site`` (contentUrl "") or ``site "finance"``."""
+    return "the Default site" if content_url == "" else f"site {json.dumps(content_url, ensure_ascii=False)}"
 
 
 def parse_every(text: str) -> int:

@@ -23,7 +23,7 @@ from reconciler.commands.plan import check_move_strategy, describe_gaps, read_an
 from reconciler.commands.settings import resolve_settings
 from reconciler.desired import load_desired
 from reconciler.errors import ApplyFailed, ApplyInterrupted, ReconcilerError, StalePlanError, UsageError
-from reconciler.model import LiveState
+from reconciler.model import LiveState, site_label
 from reconciler.plan import (
     Action,
     Plan,
@@ -63,15 +63,11 @@ def _load_saved(path: Path) -> Plan:
     return plan_from_json(text)
 
 
-def _site_label(content_url: str) -> str:
-    return "the Default site" if content_url == "" else f"site {content_url!r}"
-
-
 def _check_fresh(saved: Plan, live: LiveState, conn: Connection) -> None:
     if saved.site_id != live.site_id:
         raise StalePlanError(
-            f"The saved plan was made for another site: {_site_label(saved.site)} (id {saved.site_id}) on "
-            f"{saved.server}, but this is {_site_label(conn.settings.site)} (id {live.site_id}) on "
+            f"The saved plan was made for another site: {site_label(saved.site)} (id {saved.site_id}) on "
+            f"{saved.server}, but this is {site_label(conn.settings.site)} (id {live.site_id}) on "
             f"{conn.settings.server}. Nothing was applied. Apply it without --site/TABLEAU_SITE pointing "
             "elsewhere, or make a plan for this site with `reconciler plan --out FILE`.")
     changed = [describe_key(key, saved, live) for key in stale_objects(saved, live)]

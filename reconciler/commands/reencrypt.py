@@ -8,7 +8,7 @@ from reconciler.commands.options import ConnectionOptions
 from reconciler.commands.output import Output
 from reconciler.commands.settings import resolve_settings
 from reconciler.errors import ReconcilerError, UsageError
-from reconciler.model import LiveState
+from reconciler.model import LiveState, site_label
 from reconciler.tableau.connect import connect
 from reconciler.tableau.read import read_site
 from reconciler.tableau.write import Writer
@@ -19,7 +19,7 @@ def reencrypt(options: ConnectionOptions, *, auto_approve: bool = False) -> int:
     with connect(resolve_settings(options), warn=output.warn) as conn:
         with output.status(f"Reading {conn.settings.server} ..."):
             live = read_site(conn, None, schedule_details="declared")
-        site = "the Default site" if live.site == "" else f"site {live.site!r}"
+        site = site_label(live.site)
         _require_server_admin(live)
         if live.encryption_mode == "disabled":
             raise ReconcilerError(

@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from reconciler.model import Item, LiveState, Recurrence, Schedule
+from reconciler.model import Item, LiveState, Recurrence, Schedule, site_label
 
 __all__ = ["export_document", "export_yaml"]
 
@@ -181,7 +181,7 @@ def export_document(live: LiveState, projects: Sequence[str] = ()) -> dict[str, 
 def export_yaml(live: LiveState, projects: Sequence[str] = (), when: str = "", version: str = "") -> str:
     """The YAML text, with a header saying where and when it came from."""
     doc = export_document(live, projects)
-    site = "the Default site" if live.site == "" else f"site {live.site!r}"
+    site = site_label(live.site)
     header = [
         SCHEMA_HINT,
         f"# Exported by reconciler {version} from {site} on {live.server} ({live.flavor}), {when}.".replace("  ", " "),

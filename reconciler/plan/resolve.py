@@ -8,7 +8,17 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from reconciler.errors import PlanError
-from reconciler.model import DesiredState, Extract, Item, ItemRef, LiveState, Source, describe_item, match_ref
+from reconciler.model import (
+    DesiredState,
+    Extract,
+    Item,
+    ItemRef,
+    LiveState,
+    Source,
+    describe_item,
+    match_ref,
+    site_label,
+)
 
 __all__ = [
     "Managed",
@@ -17,7 +27,6 @@ __all__ = [
     "did_you_mean",
     "in_scope",
     "resolve_extracts",
-    "site_label",
     "suggest",
 ]
 
@@ -86,10 +95,6 @@ def ambiguous(ref: ItemRef, found: Sequence[Item]) -> str:
             "{project: [parts...], name: ...} (each project part given whole) or {id: LUID}.")
 
 
-def site_label(live: LiveState) -> str:
-    return f'site "{live.site}"' if live.site else "the Default site"
-
-
 def where(source: Source | None) -> str:
     """``file:line:col: `` prefix for a message, or nothing."""
     return f"{source}: " if source is not None else ""
@@ -154,7 +159,7 @@ def check_scope(desired: DesiredState, live: LiveState) -> None:
     lines = []
     for root in missing:
         text = "/".join(root)
-        lines.append(f'policy.scope names the project "{text}", which is not on {site_label(live)} (project paths '
+        lines.append(f'policy.scope names the project "{text}", which is not on {site_label(live.site)} (project paths '
                      f'are compared exactly, case included).{did_you_mean(suggest(text, names), text)}')
     raise PlanError("\n".join(lines) + "\nNothing was planned: a scope that matches nothing would manage nothing "
                     "and report full coverage. Fix the project path in policy.scope.")
@@ -167,7 +172,7 @@ def _sort_key(source: Source | None) -> str:
 def _unknown(extract: Extract, live: LiveState) -> str:
     ref = extract.ref
     if ref.name is None:
-        return f'{where(extract.source)}{ref.kind} with id "{ref.id}" does not exist on {site_label(live)}.'
+        return f'{where(extract.source)}{ref.kind} with id "{ref.id}" does not exist on {site_label(live.site)}.'
     paths = [item.path for item in live.items if item.kind == ref.kind]
     hint = did_you_mean(suggest(ref.path, paths), ref.path)
-    return f'{where(extract.source)}{ref.kind} "{ref.path}" does not exist on {site_label(live)}.{hint}'
+    return f'{where(extract.source)}{ref.kind} "{ref.path}" does not exist on {site_label(live.site)}.{hint}'

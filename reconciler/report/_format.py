@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
+from reconciler.model import site_label
 from reconciler.plan import Action, FieldChange, LoadChange, Plan, ResourceChange
 
 __all__ = [
@@ -92,7 +93,7 @@ def summary_line(plan: Plan) -> str:
 
 
 def site_title(site: str, server: str, flavor: str) -> str:
-    name = f'site "{site}"' if site else "the Default site"
+    name = site_label(site)
     product = "Tableau Cloud" if flavor == "cloud" else "Tableau Server"
     return f"{name} on {server} ({product})"
 

@@ -29,6 +29,7 @@ from tableauserverclient.server.endpoint.exceptions import (
 from tableauserverclient.server.exceptions import EndpointUnavailableError, ServerInfoEndpointNotFoundError
 
 from reconciler.errors import ReconcilerError, TableauConnectionError, TableauRequestError, UsageError
+from reconciler.model import site_label
 from reconciler.tableau.transport import RetryPolicy, TransportHooks, make_session_factory
 
 __all__ = [
@@ -203,19 +204,19 @@ class Connection:
 
     def _sign_in(self) -> None:
         settings = self.settings
-        site_label = "the Default site" if settings.site == "" else f"site {settings.site!r}"
+        where = site_label(settings.site)
         try:
             self.server.auth.sign_in(settings.credentials.tsc_auth(settings.site))
         except (requests.ConnectionError, requests.Timeout) as error:
             raise TableauConnectionError(_unreachable(settings.server, error)) from error
         except (FailedSignInError, NotSignedInError) as error:
             raise TableauConnectionError(
-                f"Tableau refused to sign in {settings.credentials.describe()} to {site_label} on "
+                f"Tableau refused to sign in {settings.credentials.describe()} to {where} on "
                 f"{settings.server} ({_short(error)}). Check the credentials in the environment, that they are "
                 "not expired or revoked, and that the site's contentUrl (--site / TABLEAU_SITE) is right.") from error
         except ServerResponseError as error:
             raise TableauConnectionError(
-                f"Sign-in to {site_label} on {settings.server} failed: {_short(error)}.") from error
+                f"Sign-in to {where} on {settings.server} failed: {_short(error)}.") from error
 
     def _reauthenticate(self, refused_token: str) -> str | None:
         """Sign in again once per expired token; threads that raced here reuse the new one."""

@@ -14,6 +14,7 @@ import requests
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from reconciler.errors import TableauConnectionError, TableauRequestError
+from reconciler.model import site_label
 from reconciler.tableau.connect import ConnectionSettings
 from reconciler.tableau.vizportal.lists import RefreshAnswer, VizportalSchedule, VizportalTask
 
@@ -90,7 +91,7 @@ class VizportalClient:
         """``generatePublicKey``, encrypt the password, ``login``; keeps the session and XSRF cookies."""
         with self._lock:
             site = self.settings.site
-            site_label = "the Default site" if site == "" else f"site {site!r}"
+            where = site_label(site)
             key = self._post("generatePublicKey", {}, "Vizportal generatePublicKey")
             result = key.get("result") if isinstance(key.get("result"), dict) else None
             if key.get("errors") or result is None:
@@ -107,7 +108,7 @@ class VizportalClient:
             if answer.get("errors"):
                 refused = _request_error("Vizportal login", answer["errors"])
                 raise TableauRequestError(
-                    f"Vizportal refused to log in user {credentials.name!r} to {site_label} on "
+                    f"Vizportal refused to log in user {credentials.name!r} to {where} on "
                     f"{self.settings.server} ({error_text(answer['errors'])}). Check TABLEAU_USERNAME and "
                     "TABLEAU_PASSWORD, that the account can sign in with a password (not only through SSO/MFA), "
                     "and the site's contentUrl (--site / TABLEAU_SITE).",
