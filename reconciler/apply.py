@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import IO, Any, Protocol
 
-from reconciler.errors import ReconcilerError, TableauRequestError
+from reconciler.errors import PlanError, ReconcilerError, TableauRequestError
 from reconciler.model import Recurrence, Schedule
-from reconciler.plan import Action, Plan, ResourceChange
+from reconciler.plan import Action, ItemTarget, Plan, ResourceChange, ScheduleTarget, TaskTarget
 from reconciler.tableau.write import Writer
 
 __all__ = ["ApplyResult", "Outcome", "TaskMover", "apply_plan"]
@@ -102,47 +102,64 @@ class _Executor:
         return found
 
     def run(self, change: ResourceChange) -> None:
-        target = change.target
         after: dict[str, Any] = dict(change.after or {})
-        label = target.get("item_path") or target.get("name") or change.address
         if change.kind == "site":
             self.writer.set_site_mode(str(after["mode"]))
         elif change.kind == "schedule":
-            name = target["name"]
+            schedule = ScheduleTarget.of(change)
             if change.action is Action.CREATE:
-                new_id = self.writer.create_schedule(Schedule.from_dict(name, after))
+                new_id = self.writer.create_schedule(Schedule.from_dict(schedule.name, after))
                 with self.lock:
-                    self.schedule_ids[name] = new_id
+                    self.schedule_ids[schedule.name] = new_id
             elif change.action is Action.DELETE:
-                self.writer.delete_schedule(target["schedule_id"], name)
+                self.writer.delete_schedule(_required(change, schedule.schedule_id), schedule.name)
             else:
-                self.writer.update_schedule(target["schedule_id"], Schedule.from_dict(name, after))
+                self.writer.update_schedule(_required(change, schedule.schedule_id),
+                                            Schedule.from_dict(schedule.name, after))
         elif change.kind == "encrypt":
-            self.writer.set_item_encrypt(target["item_kind"], target["item_id"], bool(after["encrypt"]), label)
+            item = ItemTarget.of(change)
+            self.writer.set_item_encrypt(item.item_kind, item.item_id, bool(after["encrypt"]), item.item_path)
         elif change.kind == "task":
-            self.run_task(change, after, label)
+            self.run_task(change, after)
         else:
             raise ReconcilerError(f"unknown change kind {change.kind!r} in the plan.")
 
-    def run_task(self, change: ResourceChange, after: dict[str, Any], label: str) -> None:
-        target = change.target
-        kind, item_id = target["item_kind"], target["item_id"]
+    def run_task(self, change: ResourceChange, after: dict[str, Any]) -> None:
+        target = TaskTarget.of(change)
+        kind, item_id, label = target.item_kind, target.item_id, target.item_path
         if change.action is Action.DELETE:
-            self.writer.delete_task(target["task_id"], label)
+            self.writer.delete_task(_task_id(change), label)
             return
         task_type = str(after.get("type", "full"))
         recurrence = Recurrence.from_dict(after["recurrence"]) if after.get("recurrence") else None
         if change.action is Action.MOVE and self.writer.cloud:
             assert recurrence is not None
-            self.writer.update_cloud_task(target["task_id"], kind, item_id, task_type, recurrence, label)
+            self.writer.update_cloud_task(_required(change, target.task_id), kind, item_id, task_type, recurrence,
+                                          label)
             return
-        schedule_id = None if self.writer.cloud else self.schedule_id(str(target.get("schedule_name")
-                                                                            or after.get("schedule")))
+        schedule_id = None if self.writer.cloud else self.schedule_id(_schedule_name(change))
         # The new task first, then the old one goes: never a window without a refresh.
         self.writer.create_task(kind, item_id, task_type, label, schedule_id=schedule_id,
-                                schedule_name=target.get("schedule_name"), recurrence=recurrence)
+                                schedule_name=target.schedule_name, recurrence=recurrence)
         if change.action in (Action.MOVE, Action.REPLACE):
-            self.writer.delete_task(target["task_id"], label)
+            self.writer.delete_task(_required(change, target.task_id), label)
+
+
+def _required(change: ResourceChange, value: str | None) -> str:
+    """A target id that this action needs (a create has none; every other action has)."""
+    if value is None:
+        raise PlanError(f"{change.address}: the plan's target has no id for this {change.action.value}; "
+                        "make a new plan.")
+    return value
+
+
+def _task_id(change: ResourceChange) -> str:
+    return _required(change, TaskTarget.of(change).task_id)
+
+
+def _schedule_name(change: ResourceChange) -> str:
+    """The Server schedule a task is added to: the target's, else (an older plan) the task's ``after``."""
+    return str(TaskTarget.of(change).schedule_name or (change.after or {}).get("schedule"))
 
 
 def apply_plan(plan: Plan, writer: Writer, *, schedule_ids: Mapping[str, str], parallelism: int = 4,
@@ -211,11 +228,11 @@ def apply_plan(plan: Plan, writer: Writer, *, schedule_ids: Mapping[str, str], p
         started = time.monotonic()
         errors: Mapping[str, BaseException | None]
         try:
-            errors = mover.move_tasks(schedule, [c.target["task_id"] for c in ready])
+            errors = mover.move_tasks(schedule, [_task_id(c) for c in ready])
         except Exception as error:  # the whole batch failed
-            errors = {c.target["task_id"]: error for c in ready}
+            errors = {_task_id(c): error for c in ready}
         for change in ready:
-            failure = errors.get(change.target["task_id"])
+            failure = errors.get(_task_id(change))
             if failure is None:
                 record(Outcome(change.address, change.action.value, "ok", time.monotonic() - started))
             else:
@@ -235,7 +252,7 @@ def apply_plan(plan: Plan, writer: Writer, *, schedule_ids: Mapping[str, str], p
                 batches: dict[str, list[ResourceChange]] = {}
                 for c in waiting:
                     if c.kind == "task" and c.action is Action.MOVE:
-                        name = str(c.target.get("schedule_name") or (c.after or {}).get("schedule"))
+                        name = _schedule_name(c)
                         batches.setdefault(name, []).append(c)
                 if batches:
                     list(pool.map(execute_moves, batches.items()))

@@ -11,7 +11,7 @@ from .addresses import SITE_MODE, encrypt_address
 from .context import Context, Draft
 from .fingerprint import item_key
 from .resolve import where
-from .types import Action, FieldChange, Phase, ResourceChange
+from .types import Action, FieldChange, ItemTarget, Phase, ResourceChange, SiteTarget
 
 __all__ = ["plan_encryption", "resulting_mode"]
 
@@ -57,7 +57,7 @@ def plan_encryption(ctx: Context) -> list[Draft]:
             before={"encrypt": item.encrypt}, after={"encrypt": extract.encrypt},
             changes=(FieldChange("encrypt", item.encrypt, extract.encrypt),),
             source=str(extract.source) if extract.source is not None else None, phase=Phase.ITEM_ENCRYPTION,
-            target={"item_kind": item.kind, "item_id": item.id, "item_path": item.path},
+            target=ItemTarget(item.kind, item.id, item.path).to_dict(),
             depends_on=depends if extract.encrypt else (),
         )
         drafts.append(Draft(change, frozenset({(item.kind, item.path),
@@ -84,5 +84,5 @@ def _site_change(ctx: Context) -> ResourceChange | None:
         after={"mode": after}, changes=(FieldChange("mode", before, after),),
         source=str(source) if source is not None else None,
         phase=Phase.SITE_MODE_DOWN if after == "disabled" else Phase.SITE_MODE_UP,
-        target={"site_id": ctx.live.site_id}, warnings=warnings,
+        target=SiteTarget(ctx.live.site_id).to_dict(), warnings=warnings,
     )

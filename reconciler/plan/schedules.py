@@ -17,7 +17,7 @@ from .diffing import field_changes
 from .fingerprint import schedule_key, usage_key
 from .resolve import in_scope
 from .tasks import PRUNE_REASON
-from .types import Action, Phase, ResourceChange, Unmanaged
+from .types import Action, Phase, ResourceChange, ScheduleTarget, Unmanaged
 
 __all__ = ["plan_schedules"]
 
@@ -82,7 +82,8 @@ def _upsert(ctx: Context, desired: Schedule) -> Draft | None:
         _check_name_free(ctx, desired, source)
         change = ResourceChange(
             address=address, kind="schedule", action=Action.CREATE, before=None,
-            after=desired.to_dict(), source=source, phase=Phase.SCHEDULE_UPSERTS, target={"name": desired.name},
+            after=desired.to_dict(), source=source, phase=Phase.SCHEDULE_UPSERTS,
+            target=ScheduleTarget(desired.name).to_dict(),
         )
         return Draft(change, touches)
     ignored = _ignored_fields(ctx.ignore)
@@ -106,7 +107,7 @@ def _upsert(ctx: Context, desired: Schedule) -> Draft | None:
     change = ResourceChange(
         address=address, kind="schedule", action=Action.UPDATE, before=before, after=after,
         changes=fields, source=source, phase=Phase.SCHEDULE_UPSERTS,
-        target={"name": desired.name, "schedule_id": live.id or ""},
+        target=ScheduleTarget(desired.name, live.id or "").to_dict(),
         warnings=_shared_warning(ctx, desired.name),
     )
     return Draft(change, touches)
@@ -183,7 +184,7 @@ def _undeclared(ctx: Context, task_drafts: list[Draft]) -> tuple[list[Draft], li
                 change = ResourceChange(
                     address=address, kind="schedule", action=Action.DELETE, before=live.to_dict(),
                     after=None, source=None, phase=Phase.SCHEDULE_DELETES,
-                    target={"name": name, "schedule_id": live.id or ""},
+                    target=ScheduleTarget(name, live.id or "").to_dict(),
                     depends_on=tuple(sorted(removed.get(name, []))), reason=PRUNE_REASON,
                 )
                 drafts.append(Draft(change, touches))

@@ -13,7 +13,7 @@ from .diffing import field_changes
 from .fingerprint import canonical_json, item_key, tasks_key
 from .pairing import ANY_TYPE, Slot, pair_tasks
 from .resolve import Managed, did_you_mean, in_scope, suggest, where
-from .types import Action, FieldChange, Phase, ResourceChange, Unmanaged
+from .types import Action, FieldChange, Phase, ResourceChange, TaskTarget, Unmanaged
 
 __all__ = ["PRUNE_REASON", "plan_tasks", "prune_tasks"]
 
@@ -105,12 +105,9 @@ def _live_label(task: LiveTask) -> str:
     return task.recurrence.describe() if task.recurrence is not None else "?"
 
 
-def _target(item: Item, task_id: str | None = None, **extra: str | None) -> dict[str, str]:
-    out = {"item_kind": item.kind, "item_id": item.id, "item_path": item.path}
-    if task_id is not None:
-        out["task_id"] = task_id
-    out.update({k: v for k, v in extra.items() if v is not None})
-    return dict(sorted(out.items()))
+def _target(item: Item, task_id: str | None = None, *, schedule_name: str | None = None,
+            from_schedule_name: str | None = None) -> dict[str, str]:
+    return TaskTarget(item.kind, item.id, item.path, task_id, schedule_name, from_schedule_name).to_dict()
 
 
 def _item_changes(ctx: Context, managed: Managed) -> list[Draft]:

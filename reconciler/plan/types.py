@@ -9,8 +9,11 @@ everything ``apply`` needs to execute it without diffing again. Presentation liv
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from enum import IntEnum, StrEnum
+from typing import Self
+
+from reconciler.errors import PlanError
 
 __all__ = [
     "FORMAT_VERSION",
@@ -19,11 +22,15 @@ __all__ = [
     "SYMBOLS",
     "Action",
     "FieldChange",
+    "ItemTarget",
     "LoadChange",
     "Phase",
     "Plan",
     "ResourceChange",
+    "ScheduleTarget",
+    "SiteTarget",
     "SlotChange",
+    "TaskTarget",
     "Unmanaged",
 ]
 
@@ -138,10 +145,9 @@ class ResourceChange:
     source: str | None = None
     #: When apply carries it out.
     phase: Phase = Phase.TASK_CHANGES
-    #: What apply needs to execute the change: ids and names, strings only (see DESIGN section 4).
-    #: site: site_id. schedule: name (+ schedule_id unless create). encrypt: item_kind, item_id,
-    #: item_path. task: item_kind, item_id, item_path (+ task_id unless create; + schedule_name on
-    #: Server, and from_schedule_name for a Server move).
+    #: What apply needs to execute the change: ids and names, strings only (the saved plan's map). Its
+    #: typed form, by kind: ``SiteTarget``, ``ScheduleTarget``, ``ItemTarget`` (encrypt), ``TaskTarget``:
+    #: producers build it with ``to_dict``, apply reads it with ``.of(change)``.
     target: Mapping[str, str] = field(default_factory=dict)
     #: Addresses of changes in this plan that must succeed before this one runs.
     depends_on: tuple[str, ...] = ()
@@ -155,6 +161,59 @@ class ResourceChange:
     @property
     def symbol(self) -> str:
         return SYMBOLS[self.action]
+
+
+@dataclass(frozen=True)
+class _Target:
+    """The typed form of a ``ResourceChange.target`` (the saved plan keeps the string map: ``to_dict``)."""
+
+    def to_dict(self) -> dict[str, str]:
+        return {f.name: value for f in sorted(fields(self), key=lambda f: f.name)
+                if (value := getattr(self, f.name)) is not None}
+
+    @classmethod
+    def of(cls, change: ResourceChange) -> Self:
+        """The change's target as this type; PlanError naming the change when a field it needs is missing."""
+        values: dict[str, str | None] = {}
+        for f in fields(cls):
+            value = change.target.get(f.name)
+            if value is None and f.default is MISSING:
+                raise PlanError(f"{change.address}: the plan's target has no {f.name}; make a new plan.")
+            values[f.name] = value
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class SiteTarget(_Target):
+    site_id: str
+
+
+@dataclass(frozen=True)
+class ScheduleTarget(_Target):
+    name: str
+    #: None for a create.
+    schedule_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ItemTarget(_Target):
+    """An encrypt change's item."""
+
+    item_kind: str
+    item_id: str
+    item_path: str
+
+
+@dataclass(frozen=True)
+class TaskTarget(_Target):
+    item_kind: str
+    item_id: str
+    item_path: str
+    #: The live task (None for a create).
+    task_id: str | None = None
+    #: Server: the schedule the task is added to, and the one a move takes it from.
+    schedule_name: str | None = None
+    from_schedule_name: str | None = None
 
 
 @dataclass(frozen=True)
