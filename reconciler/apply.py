@@ -139,8 +139,7 @@ class _Executor:
             return
         schedule_id = None if self.writer.cloud else self.schedule_id(_schedule_name(change))
         # The new task first, then the old one goes: never a window without a refresh.
-        self.writer.create_task(kind, item_id, task_type, label, schedule_id=schedule_id,
-                                schedule_name=target.schedule_name, recurrence=recurrence)
+        self.writer.create_task(kind, item_id, task_type, label, schedule_id=schedule_id, recurrence=recurrence)
         if change.action in (Action.MOVE, Action.REPLACE):
             self.writer.delete_task(_required(change, target.task_id), label)
 

@@ -31,9 +31,8 @@ from reconciler.plan import (
     permission_gaps,
     plan_digest,
     plan_from_json,
-    stale_objects,
 )
-from reconciler.plan.saved import check_saved_changes, describe_key
+from reconciler.plan.saved import check_saved_changes, what_changed
 from reconciler.report import render_plan_text
 from reconciler.tableau.connect import Connection, connect
 from reconciler.tableau.lock import ApplyLock
@@ -70,9 +69,8 @@ def _check_fresh(saved: Plan, live: LiveState, conn: Connection) -> None:
             f"{saved.server}, but this is {site_label(conn.settings.site)} (id {live.site_id}) on "
             f"{conn.settings.server}. Nothing was applied. Apply it without --site/TABLEAU_SITE pointing "
             "elsewhere, or make a plan for this site with `reconciler plan --out FILE`.")
-    changed = [describe_key(key, saved, live) for key in stale_objects(saved, live)]
-    if changed:
-        listed = ", ".join(changed[:10]) + (f" and {len(changed) - 10} more" if len(changed) > 10 else "")
+    listed = what_changed(saved, live)
+    if listed:
         raise StalePlanError(
             f"The site changed since the plan was saved: {listed}. Nothing was applied. Make a new plan "
             "with `reconciler plan --out FILE` and review it.")
@@ -257,9 +255,8 @@ class _Signals:
 
 def _check_unchanged(plan: Plan, now: LiveState) -> None:
     """The site with its tasks read again under the lock: refuse when anything the plan read has changed."""
-    changed = [describe_key(key, plan, now) for key in stale_objects(plan, now)]
-    if changed:
-        listed = ", ".join(changed[:10]) + (f" and {len(changed) - 10} more" if len(changed) > 10 else "")
+    listed = what_changed(plan, now)
+    if listed:
         raise StalePlanError(
             f"The site changed after this plan was made (another apply may have just run): {listed}. Nothing was "
             "applied. Run apply again: it plans afresh (for a saved plan, make and review a new one).")

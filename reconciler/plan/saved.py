@@ -11,12 +11,19 @@ from reconciler.errors import PlanError
 from reconciler.model import Item, LiveState
 
 from .addresses import SITE_MODE, encrypt_address, quote, schedule_address
-from .fingerprint import ObjectKey, item_key, schedule_key, tasks_key
+from .fingerprint import ObjectKey, item_key, schedule_key, stale_objects, tasks_key
 from .types import Action, Plan, ResourceChange
 
-__all__ = ["check_saved_changes", "describe_key"]
+__all__ = ["check_saved_changes", "describe_key", "what_changed"]
 
 _CONNECTION_KEYS = {"site_id": "the site", "server": "the server", "api_version": "the server's REST API version"}
+
+
+def what_changed(plan: Plan, live: LiveState, most: int = 10) -> str:
+    """What changed on the site since ``plan`` read it, as the user knows it (``schedule "Nightly", ...``);
+    empty when nothing did."""
+    changed = [describe_key(key, plan, live) for key in stale_objects(plan, live)]
+    return ", ".join(changed[:most]) + (f" and {len(changed) - most} more" if len(changed) > most else "")
 
 
 def describe_key(text: str, saved: Plan, live: LiveState) -> str:

@@ -195,8 +195,7 @@ class Writer:
 
     # -- tasks ---------------------------------------------------------------------------------
     def create_task(self, kind: str, item_id: str, task_type: str, label: str, *,
-                    schedule_id: str | None = None, schedule_name: str | None = None,
-                    recurrence: Recurrence | None = None) -> str | None:
+                    schedule_id: str | None = None, recurrence: Recurrence | None = None) -> str | None:
         """Create a refresh task (Server: add to schedule; Cloud: with its recurrence).
 
         Returns the new task's id when the server says it (Cloud does; Server's answer has none).
