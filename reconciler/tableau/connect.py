@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import requests
@@ -160,10 +160,27 @@ class Connection:
         self.close()
 
     # -- requests ------------------------------------------------------------------------------
+    def send(self, method: Literal["GET", "POST", "PUT", "DELETE"], url: str, body: bytes = b"") -> bytes:
+        """One REST request through the signed-in session (auth header, retries, re-sign-in): the answer's body.
+
+        TSC's exceptions come out as they are, for a caller that must tell a lost answer, a 404 or a 409 apart
+        before translating them; ``get`` translates. The one place TSC's endpoint objects serve as a plain
+        HTTP client (any endpoint sends any URL).
+        """
+        endpoint = self.server.jobs
+        if method == "GET":
+            return bytes(endpoint.get_request(url).content)
+        if method == "POST":
+            return bytes(endpoint.post_request(url, body).content)
+        if method == "PUT":
+            return bytes(endpoint.put_request(url, body).content)
+        endpoint.delete_request(url)
+        return b""
+
     def get(self, url: str, doing: str) -> bytes:
-        """GET ``url`` through the shared session (retries, re-sign-in); an error becomes ours, naming ``doing``."""
+        """GET ``url``; an error becomes ours (``translate_error``), naming ``doing``."""
         try:
-            return bytes(self.server.jobs.get_request(url).content)
+            return self.send("GET", url)
         except Exception as error:
             raise translate_error(error, doing) from error
 

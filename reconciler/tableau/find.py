@@ -99,14 +99,14 @@ def find_task(conn: Connection, task_id: str) -> str:
     doing = f"looking up task {task_id}"
     if LUID.match(task_id):
         try:
-            response = conn.server.jobs.get_request(f"{conn.site_url}/tasks/extractRefreshes/{task_id}")
+            content = conn.send("GET", f"{conn.site_url}/tasks/extractRefreshes/{task_id}")
         except ServerResponseError as error:
             if not str(error.code).startswith(("404", "400")):
                 raise translate_error(error, doing) from error
         except Exception as error:
             raise translate_error(error, doing) from error
         else:
-            if next(wire.parse(response.content).iter(wire.tag("extractRefresh")), None) is not None:
+            if next(wire.parse(content).iter(wire.tag("extractRefresh")), None) is not None:
                 return task_id
     raise ReconcilerError(f"There is no extract refresh task with id {task_id!r} on this site; nothing was "
                           "started. `reconciler export` lists each item's tasks; `--datasource`/`--workbook` "

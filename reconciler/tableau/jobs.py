@@ -63,14 +63,14 @@ def _job_id(content: bytes) -> str:
 
 def _start_job(conn: Connection, url: str, body: bytes, label: str, doing: str) -> JobStart:
     try:
-        response = conn.server.jobs.post_request(url, body)
+        content = conn.send("POST", url, body)
     except ServerResponseError as error:
         if str(error.code) == ALREADY_QUEUED:
             return JobStart(label, None, f"{error.summary}: {error.detail}".strip(": "))
         raise translate_error(error, doing) from error
     except Exception as error:
         raise translate_error(error, doing) from error
-    return JobStart(label, _job_id(response.content))
+    return JobStart(label, _job_id(content))
 
 
 def start_refresh(conn: Connection, item: Item, incremental: bool, label: str) -> JobStart:

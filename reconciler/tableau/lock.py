@@ -88,7 +88,7 @@ class ApplyLock:
         broken = False
         for attempt in range(_ATTEMPTS):
             try:
-                response = self.conn.server.projects.post_request(url, body.encode())
+                content = self.conn.send("POST", url, body.encode())
             except Exception as error:
                 if _lost(error) and attempt + 1 < _ATTEMPTS:
                     continue  # sent again: a 409 naming our run id then says the first one was made
@@ -120,7 +120,7 @@ class ApplyLock:
                     "Nothing was applied. Wait for that apply to end and run apply again (it plans afresh). "
                     "If no apply is running (a run was killed with -9 or lost its machine), run apply with "
                     "--break-lock, or delete that project in Tableau.") from error
-            node = wire.find(wire.parse(response.content), "project")
+            node = wire.find(wire.parse(content), "project")
             self.project_id = node.get("id") if node is not None else None
             return
         raise ApplyLocked(f"The site's apply lock changed hands while it was being taken (the project "
@@ -139,11 +139,7 @@ class ApplyLock:
         """The lock project's (id, description, createdAt), or None when there is none."""
         url = (f"{self.conn.site_url}/projects?filter={quote(f'name:eq:{LOCK_PROJECT}', safe=':')}"
                "&fields=_all_&pageSize=100")
-        try:
-            response = self.conn.server.projects.get_request(url)
-        except Exception as error:
-            raise translate_error(error, "reading the site's apply lock") from error
-        for node in wire.parse(response.content).iter(wire.tag("project")):
+        for node in wire.parse(self.conn.get(url, "reading the site's apply lock")).iter(wire.tag("project")):
             # The server's filter is not trusted to compare exactly: the name and the level are checked here.
             if node.get("name") == LOCK_PROJECT and not node.get("parentProjectId"):
                 return node.get("id", ""), node.get("description", ""), node.get("createdAt", "")
@@ -152,7 +148,7 @@ class ApplyLock:
     def _delete(self, project_id: str) -> None:
         for attempt in range(_ATTEMPTS):
             try:
-                self.conn.server.projects.delete_request(f"{self.conn.site_url}/projects/{project_id}")
+                self.conn.send("DELETE", f"{self.conn.site_url}/projects/{project_id}")
                 return
             except Exception as error:
                 if str(getattr(error, "code", "")).startswith("404"):  # gone already (a lost answer): done
@@ -180,11 +176,8 @@ class ApplyLock:
         for kind in ("datasources", "workbooks"):
             url = (f"{self.conn.site_url}/{kind}?filter={quote(f'projectName:eq:{LOCK_PROJECT}', safe=':')}"
                    "&pageSize=100")
-            try:
-                response = self.conn.server.projects.get_request(url)
-            except Exception as error:
-                raise translate_error(error, "checking the apply lock's project is empty") from error
-            for node in wire.parse(response.content).iter(wire.tag("project")):
+            for node in wire.parse(self.conn.get(url, "checking the apply lock's project is empty")).iter(
+                    wire.tag("project")):
                 if node.get("id") == project_id:
                     return True
         return False

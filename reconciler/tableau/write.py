@@ -110,14 +110,14 @@ class Writer:
         except Exception:  # the read failed too: the outcome stays unknown, the write's error stands
             return False
 
-    def _put(self, url: str, body: str) -> Any:
-        return self.conn.server.tasks.put_request(url, body.encode())
+    def _put(self, url: str, body: str) -> bytes:
+        return self.conn.send("PUT", url, body.encode())
 
-    def _post(self, url: str, body: str) -> Any:
-        return self.conn.server.tasks.post_request(url, body.encode())
+    def _post(self, url: str, body: str) -> bytes:
+        return self.conn.send("POST", url, body.encode())
 
     def _delete(self, url: str) -> None:
-        self.conn.server.tasks.delete_request(url)
+        self.conn.send("DELETE", url)
 
     # -- site --------------------------------------------------------------------------------
     def set_site_mode(self, mode: str) -> None:
@@ -148,8 +148,7 @@ class Writer:
         doing = f"creating schedule {name!r}"
         for attempt in range(self.verify_attempts):
             try:
-                response = self._post(url, body)
-                node = wire.find(wire.parse(response.content), "schedule")
+                node = wire.find(wire.parse(self._post(url, body)), "schedule")
                 schedule_id = node.get("id", "") if node is not None else ""
                 break
             except Exception as error:
@@ -209,7 +208,7 @@ class Writer:
             body = (f'<tsRequest><extractRefresh type="{kind_type}"><{kind} id={quoteattr(item_id)} />'
                     f'</extractRefresh><schedule frequency="{frequency}">{details}</schedule></tsRequest>')
 
-            def send() -> Any:
+            def send() -> bytes:
                 return self._post(url, body)
         else:
             assert schedule_id is not None
@@ -221,7 +220,7 @@ class Writer:
             body = (f'<tsRequest><task><extractRefresh><{kind} id={quoteattr(item_id)} />'
                     "</extractRefresh></task></tsRequest>")
 
-            def send() -> Any:
+            def send() -> bytes:
                 return self._put(url, body)
 
         def exists() -> str | None:
@@ -229,7 +228,7 @@ class Writer:
 
         for attempt in range(self.verify_attempts):
             try:
-                response = send()
+                answer = send()
                 break
             except Exception as error:
                 if not _answer_lost(error):
@@ -240,7 +239,7 @@ class Writer:
                     return str(found)
                 if attempt + 1 == self.verify_attempts:
                     raise translate_error(error, doing) from error
-        root = wire.parse(response.content)
+        root = wire.parse(answer)
         for warning in root.iter(wire.tag("warning")):
             raise TableauRequestError(f"{doing}: {warning.get('message', 'the server answered with a warning')}")
         node = next(root.iter(wire.tag("extractRefresh")), None)
@@ -267,9 +266,8 @@ class Writer:
                      settled=lambda: all(t.id != task_id for t in self.list_tasks()))
 
     def list_tasks(self) -> list[LiveTask]:
-        response = self._call("listing extract refresh tasks", lambda: self.conn.server.tasks.get_request(
-            f"{self.conn.site_url}/tasks/extractRefreshes"))
-        root = wire.parse(response.content)
+        root = wire.parse(self.conn.get(f"{self.conn.site_url}/tasks/extractRefreshes",
+                                        "listing extract refresh tasks"))
         return [t for t in (wire.parse_task(n) for n in root.iter(wire.tag("extractRefresh"))) if t is not None]
 
     def _find_task(self, kind: str, item_id: str, task_type: str, *, schedule_id: str | None,

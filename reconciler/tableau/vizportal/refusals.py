@@ -35,7 +35,7 @@ def require_server_flavor(flavor: str | None, feature: str, server: str) -> None
 def detect_flavor(conn: Connection) -> str:
     """``server`` or ``cloud``, read-only: Tableau Cloud answers ``GET /schedules`` with 401."""
     try:
-        conn.server.jobs.get_request(f"{conn.base_url}/schedules?pageSize=1")
+        conn.send("GET", f"{conn.base_url}/schedules?pageSize=1")
     except (FailedSignInError, NotSignedInError):
         return "cloud"
     except Exception as error:
