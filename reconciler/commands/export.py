@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,6 +14,7 @@ from reconciler.commands.settings import resolve_settings
 from reconciler.desired.export import export_yaml
 from reconciler.errors import UsageError
 from reconciler.gcpause import gc_paused
+from reconciler.hints import did_you_mean, suggest
 from reconciler.model import LiveState
 from reconciler.tableau.connect import connect
 from reconciler.tableau.read import read_site
@@ -55,7 +55,7 @@ def _check_projects(live: LiveState, projects: Sequence[str]) -> None:
         return
     hints = []
     for name in missing:
-        close = difflib.get_close_matches(name.strip("/"), known, n=3, cutoff=0.6)
-        hints.append(f'"{name}"' + (" (did you mean " + " or ".join(f'"{c}"' for c in close) + "?)" if close else ""))
+        close = did_you_mean(suggest(name.strip("/"), known), name.strip("/"), said="you gave").strip()
+        hints.append(f'"{name}"' + (f" ({close})" if close else ""))
     raise UsageError(f"--project {', '.join(hints)}: no such project on this site; nothing was written. Give "
                      "projects by their path, like Sales/Regional.")

@@ -7,7 +7,6 @@ it returns is checked with the one resolver, ``model.match_ref``.
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from urllib.parse import quote
@@ -16,6 +15,7 @@ from xml.etree import ElementTree as ET
 from tableauserverclient.server.endpoint.exceptions import ServerResponseError
 
 from reconciler.errors import ReconcilerError, TableauRequestError
+from reconciler.hints import did_you_mean, suggest
 from reconciler.model import Item, ItemKind, ItemRef, describe_item, match_ref, split_path
 from reconciler.tableau import wire
 from reconciler.tableau.connect import Connection, translate_error
@@ -59,8 +59,7 @@ def find_item(conn: Connection, kind: ItemKind, ref: str) -> Item:
     if len(exact) > 1:
         raise ReconcilerError(f"{label.capitalize()} {ambiguous_ref(ref, exact)} Nothing was started; give its id "
                               "(LUID) instead: `reconciler export` lists every item's id.")
-    close = difflib.get_close_matches(ref, sorted(item.path for item in found), n=3, cutoff=0.6)
-    hint = (" Did you mean " + " or ".join(json.dumps(c, ensure_ascii=True) for c in close) + "?") if close else ""
+    hint = did_you_mean(suggest(ref, (item.path for item in found)), ref, said="you gave")
     shown = json.dumps(ref, ensure_ascii=False)
     if not ref.isascii() or ref != ref.strip():  # so that it can be told from a suggestion that looks the same
         shown += f" (escaped: {json.dumps(ref, ensure_ascii=True)})"
