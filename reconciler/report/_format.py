@@ -123,6 +123,7 @@ def load_summary(load: LoadChange) -> str:
         if load.exceeds:
             text += " (exceeded: apply refuses without --allow-overload)"
     if load.unplaced:
-        text += (f". {load.unplaced} task{'s' if load.unplaced != 1 else ''} on schedules the files do not declare "
-                 "are not counted")
+        plural = load.unplaced != 1
+        text += (f". {load.unplaced} task{'s' if plural else ''} on schedules the files do not declare "
+                 f"{'are' if plural else 'is'} not counted")
     return text + "."

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from reconciler.commands.apply import _strategy_note
 from reconciler.plan import make_drift, make_plan
+from reconciler.plan.types import LoadChange
 from reconciler.report import render_drift_markdown, render_plan_markdown
+from reconciler.report._format import load_summary
 from tests.plan.builders import desired, ds, extract, live, sched, task, want
 
 COMMENT_LIMIT = 65_536  # GitHub's limit on a pull-request comment
@@ -57,3 +61,12 @@ def test_one_suspended_task_is_singular() -> None:
 def test_one_move_is_singular() -> None:
     assert "The task move (~>) creates" in _strategy_note("rest", 1)
     assert "Each of the 2 task moves (~>) creates" in _strategy_note("rest", 2)
+
+
+@pytest.mark.parametrize(("unplaced", "words"), [
+    (1, "1 task on schedules the files do not declare is not counted."),
+    (6, "6 tasks on schedules the files do not declare are not counted."),
+])
+def test_load_summary_counts_unplaced_tasks_in_good_grammar(unplaced: int, words: str) -> None:
+    summary = load_summary(LoadChange(slots=(), peak_before=3, peak_after=4, unplaced=unplaced))
+    assert summary == f"Busiest slot: 3 → 4 refresh starts in 15 minutes. {words}"
