@@ -151,7 +151,8 @@ def apply(paths: Sequence[Path], options: ConnectionOptions, *, auto_approve: bo
             plan = saved
         else:
             assert desired is not None
-            _, live, plan = read_and_plan(conn, desired, output, targets, move_strategy=move_strategy)
+            made = read_and_plan(conn, desired, output, targets, move_strategy=move_strategy)
+            live, plan = made.live, made.plan
         if move_strategy == "vizportal":
             require_server_flavor(live.flavor, VIZPORTAL_FEATURE, settings.server)
         output.result(render_plan_text(plan, color=output.color))

@@ -45,9 +45,9 @@ def _drift(paths: Sequence[Path], options: ConnectionOptions, *, fmt: str = "tex
         # Not strict: a difference Tableau's REST API cannot reconcile is still drift, reported with why.
         # Details only of the declared schedules: the others are described from the list (so a task on
         # an undeclared schedule gets no staleness verdict: its recurrence is not known).
-        desired, live, plan = read_and_plan(conn, desired, output, strict=False)
-        health = read_health(conn, live, history_days, output)
-    report = make_drift(plan, live, desired, health, unhealthy_fails=fail_on_unhealthy)
+        made = read_and_plan(conn, desired, output, strict=False)
+        health = read_health(conn, made.live, history_days, output)
+    report = make_drift(made, health, unhealthy_fails=fail_on_unhealthy)
     if fmt == "json":
         text = render_drift_json(report)
     elif fmt == "markdown":

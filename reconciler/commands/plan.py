@@ -14,7 +14,7 @@ from reconciler.desired import for_flavor, load_desired
 from reconciler.errors import UsageError
 from reconciler.gcpause import gc_paused
 from reconciler.model import DesiredState, LiveState
-from reconciler.plan import PermissionGap, Plan, make_plan, permission_gaps, plan_digest, plan_to_json
+from reconciler.plan import PermissionGap, PlanResult, make_plan_result, permission_gaps, plan_digest, plan_to_json
 from reconciler.report import render_plan_json, render_plan_markdown, render_plan_text
 from reconciler.tableau.connect import Connection, connect
 from reconciler.tableau.read import ScheduleDetails, read_site
@@ -30,17 +30,17 @@ def check_move_strategy(strategy: str) -> None:
 
 def read_and_plan(conn: Connection, desired: DesiredState, output: Output, targets: Sequence[str] = (),
                   details: ScheduleDetails = "declared", *, move_strategy: str = "rest",
-                  strict: bool = True) -> tuple[DesiredState, LiveState, Plan]:
+                  strict: bool = True) -> PlanResult:
     """Read the site and make the plan: the first half of plan, apply and drift (``strict=False``)."""
     if desired.policy.max_starts_per_slot is not None and details == "declared":
         details = "used"  # a load limit counts every task: read the recurrence of every schedule in use
     with output.status(f"Reading {conn.settings.server} ..."):
         live = read_site(conn, desired, flavor=desired.flavor, schedule_details=details)
     desired = for_flavor(desired, live.flavor)
-    made = make_plan(desired, live, targets, server_moves=move_strategy, strict=strict)
+    made = make_plan_result(desired, live, targets, server_moves=move_strategy, strict=strict)
     # Which files were read, before the plan: a directory that silently read nothing would plan to prune all.
-    announce_files(output, desired)
-    return desired, live, made
+    announce_files(output, made.desired)
+    return made
 
 
 def describe_gaps(live: LiveState, gaps: Sequence[PermissionGap], outcome: str) -> str:
@@ -72,7 +72,8 @@ def _plan(paths: Sequence[Path], options: ConnectionOptions, *, out: Path | None
     output = Output(options.quiet)
     desired = load_desired(paths)
     with connect(resolve_settings(options, desired, warn=output.warn), warn=output.warn) as conn:
-        _, live, result = read_and_plan(conn, desired, output, targets, move_strategy=move_strategy)
+        made = read_and_plan(conn, desired, output, targets, move_strategy=move_strategy)
+        live, result = made.live, made.plan
     if fmt == "json":
         output.result(render_plan_json(result))
     elif fmt == "markdown":

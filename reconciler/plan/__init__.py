@@ -9,7 +9,7 @@ from .drift import BUCKETS, DriftEntry, DriftReport, ManagedObject, make_drift
 from .fingerprint import observe, stale_objects
 from .health import HealthReport, TaskHealth, make_health
 from .load import LoadProfile, Start, busy_profile, live_starts, make_profile, slot_label
-from .make import make_plan
+from .make import PlanResult, make_plan, make_plan_result
 from .permissions import PermissionGap, permission_gaps
 from .serialize import is_digest, plan_digest, plan_from_json, plan_to_dict, plan_to_json
 from .types import (
@@ -47,6 +47,7 @@ __all__ = [
     "PermissionGap",
     "Phase",
     "Plan",
+    "PlanResult",
     "ResourceChange",
     "ScheduleTarget",
     "SiteTarget",
@@ -61,6 +62,7 @@ __all__ = [
     "make_drift",
     "make_health",
     "make_plan",
+    "make_plan_result",
     "make_profile",
     "observe",
     "permission_gaps",

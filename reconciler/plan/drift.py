@@ -27,8 +27,9 @@ from reconciler.model import DesiredState, LiveState
 
 from .addresses import SITE_MODE, encrypt_address, item_address, quote, schedule_address, task_address
 from .health import CLOUD_REFRESH_LIMIT, HealthReport, TaskHealth
-from .resolve import Managed, in_scope, resolve_extracts
-from .types import Action, FieldChange, Plan, ResourceChange
+from .make import PlanResult
+from .resolve import Managed, in_scope
+from .types import Action, FieldChange, ResourceChange
 
 __all__ = ["BUCKETS", "DriftEntry", "DriftReport", "ManagedObject", "make_drift"]
 
@@ -147,10 +148,10 @@ def _from_change(change: ResourceChange) -> DriftEntry:
     return DriftEntry(bucket, change.address, _describe(change), change.source, change.changes, object_address)
 
 
-def make_drift(plan: Plan, live: LiveState, desired: DesiredState, health: HealthReport | None = None,
-               unhealthy_fails: bool = False) -> DriftReport:
-    """The drift report for ``plan`` (made from ``desired`` and ``live``; ``health`` from the job history)."""
-    resolved = resolve_extracts(desired, live)
+def make_drift(result: PlanResult, health: HealthReport | None = None, unhealthy_fails: bool = False) -> DriftReport:
+    """The drift report for a plan, from the files and site it was made from and the items it resolved
+    (``health`` from the job history)."""
+    plan, live, desired, resolved = result.plan, result.live, result.desired, result.managed
     ignore = set(desired.policy.ignore)
     scope = desired.policy.scope
     managed: list[ManagedObject] = []

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from reconciler.errors import PlanError
 from reconciler.gcpause import gc_paused
@@ -15,18 +15,35 @@ from .encryption import plan_encryption
 from .fingerprint import fingerprint, observe
 from .load import plan_load
 from .policy import check_protect, select_targets
-from .resolve import check_scope, resolve_extracts
+from .resolve import Managed, check_scope, resolve_extracts
 from .schedules import plan_schedules
 from .tasks import plan_tasks, prune_tasks
 from .types import FORMAT_VERSION, KINDS, Action, Plan, ResourceChange
 
-__all__ = ["make_plan"]
+__all__ = ["PlanResult", "make_plan", "make_plan_result"]
 
 _KIND_ORDER = {kind: n for n, kind in enumerate(KINDS)}
 
 
+@dataclass(frozen=True)
+class PlanResult:
+    """A plan with what it was made from: the drift report reads the same resolution, not a second one."""
+
+    plan: Plan
+    desired: DesiredState
+    live: LiveState
+    #: The files' extract entries resolved to live items (``resolve_extracts``), in the files' order.
+    managed: tuple[Managed, ...]
+
+
 def make_plan(desired: DesiredState, live: LiveState, targets: Sequence[str] = (), *,
               server_moves: str = "rest", strict: bool = True) -> Plan:
+    """``make_plan_result(...).plan``: the plan alone."""
+    return make_plan_result(desired, live, targets, server_moves=server_moves, strict=strict).plan
+
+
+def make_plan_result(desired: DesiredState, live: LiveState, targets: Sequence[str] = (), *,
+                     server_moves: str = "rest", strict: bool = True) -> PlanResult:
     """Compare the declared state with the live site and return the changes that reconcile them.
 
     ``desired`` must already be resolved for ``live.flavor`` (Cloud tasks carry their recurrence).
@@ -46,7 +63,7 @@ def make_plan(desired: DesiredState, live: LiveState, targets: Sequence[str] = (
 
 
 def _make_plan(desired: DesiredState, live: LiveState, targets: Sequence[str], server_moves: str,
-               strict: bool) -> Plan:
+               strict: bool) -> PlanResult:
     check_scope(desired, live)
     ctx = Context(desired, live, resolve_extracts(desired, live), server_moves=server_moves, strict=strict)
     encryption = plan_encryption(ctx)
@@ -81,7 +98,7 @@ def _make_plan(desired: DesiredState, live: LiveState, targets: Sequence[str], s
             f"{worst.before} to {worst.after}. Apply will refuse it unless explicitly allowed (--allow-overload); "
             "stagger the start times instead (reconciler load --suggest proposes some)."
         )
-    return Plan(
+    plan = Plan(
         format_version=FORMAT_VERSION,
         server=live.server,
         site=live.site,
@@ -96,6 +113,7 @@ def _make_plan(desired: DesiredState, live: LiveState, targets: Sequence[str], s
         max_deletes=desired.policy.max_deletes,
         load=load,
     )
+    return PlanResult(plan, desired, live, ctx.managed)
 
 
 def _link(drafts: list[Draft]) -> list[Draft]:

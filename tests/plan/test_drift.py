@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from reconciler.plan import FieldChange, make_drift, make_plan
+from dataclasses import replace
+
+from reconciler.plan import FieldChange, make_drift, make_plan_result
 
 from .builders import desired, ds, extract, live, sched, task, want, wb
 
@@ -29,7 +31,7 @@ def _case():  # type: ignore[no-untyped-def]
 
 def test_buckets_and_coverage() -> None:
     d, lv = _case()
-    report = make_drift(make_plan(d, lv), lv, d)
+    report = make_drift(make_plan_result(d, lv))
     got = [(e.bucket, e.address, e.object) for e in report.entries]
     assert got == [
         ("changed", 'datasource["Sales/Orders"].encrypt', 'datasource["Sales/Orders"].encrypt'),
@@ -58,7 +60,7 @@ def test_a_scope_counts_only_the_undeclared_schedules_its_tasks_use() -> None:
                      task("t3", PEOPLE, schedule="HR Daily")])
     for scope, unmanaged in (([], {"HR Daily", "Nightly", "Spare"}), (["Sales"], {"Nightly"}), (["HR"], {"HR Daily"})):
         d = desired(scope=scope, extracts=[extract("datasource", "Sales/Orders", encrypt=True)])
-        report = make_drift(make_plan(d, lv), lv, d)
+        report = make_drift(make_plan_result(d, lv))
         got = {e.address for e in report.entries if e.bucket == "unmanaged" and e.address.startswith("schedule")}
         assert got == {f'schedule["{name}"]' for name in unmanaged}, scope
 
@@ -67,7 +69,7 @@ def test_in_sync_site() -> None:
     d = desired(schedules=[sched("Nightly")],
                 extracts=[extract("datasource", "Sales/Orders", refresh=[want("Nightly")])])
     lv = live(items=[ORDERS], schedules=[sched("Nightly")], tasks=[task("t1", ORDERS, schedule="Nightly")])
-    report = make_drift(make_plan(d, lv), lv, d)
+    report = make_drift(make_plan_result(d, lv))
     assert report.in_sync and report.entries == () and report.coverage == 1.0
 
 
@@ -75,9 +77,20 @@ def test_prune_deletes_are_unmanaged_and_extra_tasks_changed() -> None:
     d = desired(prune=True, extracts=[extract("datasource", "Sales/Orders", refresh=[])])
     lv = live(items=[ORDERS, OTHER], schedules=[sched("Nightly")],
               tasks=[task("t1", ORDERS, schedule="Nightly"), task("t2", OTHER, schedule="Nightly")])
-    report = make_drift(make_plan(d, lv), lv, d)
+    report = make_drift(make_plan_result(d, lv))
     assert [(e.bucket, e.address) for e in report.entries] == [
         ("changed", 'task[datasource "Sales/Orders"][full @ Nightly]'),
         ("unmanaged", 'schedule["Nightly"]'),
         ("unmanaged", 'task[datasource "Sales/Other"][full @ Nightly]'),
     ]
+
+
+def test_drift_reads_the_plans_own_resolution_rather_than_resolving_again() -> None:
+    d, lv = _case()
+    result = make_plan_result(d, lv)
+    assert [m.item.path for m in result.managed] == [ORDERS.path]
+    managed = {m.address for m in make_drift(result).managed}
+    assert 'datasource["Sales/Orders"].refresh' in managed
+    # The same result with no resolved item: drift manages no item (it did not resolve the files again).
+    bare = make_drift(replace(result, managed=()))
+    assert {m.kind for m in bare.managed} <= {"site", "schedule"}

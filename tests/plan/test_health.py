@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from reconciler.model import JobRun
-from reconciler.plan import make_drift, make_health, make_plan
+from reconciler.plan import make_drift, make_health, make_plan_result
 from reconciler.plan.health import expected_gap
 from reconciler.report import render_drift_json, render_drift_junit, render_drift_markdown, render_drift_text
 
@@ -73,7 +73,7 @@ def test_drift_names_failing_slow_and_stale_tasks_with_figures_in_every_format()
                               extract("datasource", "Marketing/Social", refresh=[want("Nightly")]),
                               extract("datasource", "Ops/Warehouse", refresh=[want("Weekly")])])
     health = make_health(site, _runs(), NOW, 14 * DAY)
-    report = make_drift(make_plan(files, site), site, files, health)
+    report = make_drift(make_plan_result(files, site), health)
     unhealthy = {e.address: e for e in report.entries if e.bucket == "unhealthy"}
     slow = unhealthy['task[datasource "Sales/Orders"][full @ Nightly]']
     assert "slow: its longest refresh took 1h55m, near Tableau Cloud's 2h00m limit" in slow.detail
@@ -94,7 +94,7 @@ def test_drift_names_failing_slow_and_stale_tasks_with_figures_in_every_format()
 def test_without_history_drift_reports_only_the_task_list_figures() -> None:
     site = _site()
     files = desired(extracts=[extract("datasource", "Sales/Orders", refresh=[want("Nightly")])])
-    report = make_drift(make_plan(files, site), site, files)
+    report = make_drift(make_plan_result(files, site))
     assert not [e for e in report.entries if e.bucket == "unhealthy"]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from reconciler.commands.apply import _strategy_note
-from reconciler.plan import make_drift, make_plan
+from reconciler.plan import make_drift, make_plan, make_plan_result
 from reconciler.plan.types import LoadChange
 from reconciler.report import render_drift_markdown, render_plan_markdown
 from reconciler.report._format import load_summary
@@ -43,7 +43,7 @@ def test_a_huge_drift_report_fits_too() -> None:
     lv = live(items=items, schedules=[sched("Nightly")],
               tasks=[task(f"t{i}", it, schedule="Nightly") for i, it in enumerate(items)])
     d = desired(schedules=[sched("Nightly")])
-    text = render_drift_markdown(make_drift(make_plan(d, lv), lv, d), limit=COMMENT_LIMIT)
+    text = render_drift_markdown(make_drift(make_plan_result(d, lv)), limit=COMMENT_LIMIT)
     assert len(text) < COMMENT_LIMIT and "**Truncated:**" in text
     assert text.count("<details>") == text.count("</details>")
 
@@ -54,7 +54,7 @@ def test_one_suspended_task_is_singular() -> None:
                 extracts=[extract("datasource", "Sales/Orders", refresh=[want("Paused")])])
     lv = live(items=[orders], schedules=[sched("Paused", state="suspended")],
               tasks=[task("t1", orders, schedule="Paused")])
-    details = [e.detail for e in make_drift(make_plan(d, lv), lv, d).entries]
+    details = [e.detail for e in make_drift(make_plan_result(d, lv)).entries]
     assert "suspended: 1 managed task on it does not run" in details
 
 

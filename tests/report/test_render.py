@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 
-from reconciler.plan import make_drift, make_plan, plan_to_json
+from reconciler.plan import make_drift, make_plan, make_plan_result, plan_to_json
 from reconciler.report import (
     render_drift_json,
     render_drift_junit,
@@ -181,7 +181,7 @@ def test_drift_renderers() -> None:
     d, lv, _ = _plan()
     lv = live(items=lv.items, schedules=lv.schedules, shared=lv.shared_schedule_tasks,
               tasks=(*lv.tasks[:2], task("t3", OTHER, schedule="Old", failures=4)))
-    report = make_drift(make_plan(d, lv, strict=False), lv, d)
+    report = make_drift(make_plan_result(d, lv, strict=False))
     text = render_drift_text(report)
     assert text.startswith('Drift on site "finance" on https://tableau.example.com (Tableau Server)\n')
     assert "Drift: 3 changed, 1 missing, 2 unmanaged, 1 unhealthy.\n" in text
@@ -215,7 +215,7 @@ def test_drift_in_sync_renderers() -> None:
     d = desired(schedules=[sched("Nightly")],
                 extracts=[extract("datasource", "Sales/Orders", refresh=[want("Nightly")])])
     lv = live(items=[ORDERS], schedules=[sched("Nightly")], tasks=[task("t1", ORDERS, schedule="Nightly")])
-    report = make_drift(make_plan(d, lv, strict=False), lv, d)
+    report = make_drift(make_plan_result(d, lv, strict=False))
     assert render_drift_text(report) == (
         "No drift. The site matches the configuration.\n\n"
         "Drift: 0 changed, 0 missing, 0 unmanaged, 0 unhealthy.\n"
