@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Literal
@@ -40,6 +41,7 @@ __all__ = [
     "credentials_from_env",
     "normalise_server_url",
     "translate_error",
+    "translated",
 ]
 
 CREDENTIAL_HELP = (
@@ -177,12 +179,16 @@ class Connection:
         endpoint.delete_request(url)
         return b""
 
+    def request(self, method: Literal["GET", "POST", "PUT", "DELETE"], url: str, doing: str,
+                body: bytes = b"") -> bytes:
+        """``send``, with an error made ours (``translate_error``), naming ``doing``: for a caller that
+        needs nothing special from the error."""
+        with translated(doing):
+            return self.send(method, url, body)
+
     def get(self, url: str, doing: str) -> bytes:
         """GET ``url``; an error becomes ours (``translate_error``), naming ``doing``."""
-        try:
-            return self.send("GET", url)
-        except Exception as error:
-            raise translate_error(error, doing) from error
+        return self.request("GET", url, doing)
 
     # -- facts ---------------------------------------------------------------------------------
     @property
@@ -292,6 +298,16 @@ def _short(error: BaseException) -> str:
     if code or summary:
         return " ".join(str(p) for p in (code, summary + (":" if detail else ""), detail) if p).strip()
     return " ".join(str(error).split())[:300]
+
+
+@contextmanager
+def translated(doing: str) -> Iterator[None]:
+    """Any error raised inside becomes ours (``translate_error``), naming ``doing``: the one
+    except-and-translate block for callers that need nothing special from the error."""
+    try:
+        yield
+    except Exception as error:
+        raise translate_error(error, doing) from error
 
 
 def translate_error(error: BaseException, doing: str) -> ReconcilerError:

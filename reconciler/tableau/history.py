@@ -16,9 +16,8 @@ from xml.etree import ElementTree as ET
 
 from reconciler.gcpause import gc_paused
 from reconciler.model import JobRun
-from reconciler.tableau import wire
 from reconciler.tableau.connect import Connection
-from reconciler.tableau.read import PAGE_SIZE, READ_PARALLELISM, Fetcher
+from reconciler.tableau.read import READ_PARALLELISM, Fetcher, Paged
 
 __all__ = ["JOB_TYPES", "history_filter", "parse_job", "read_history"]
 
@@ -62,27 +61,13 @@ def parse_job(node: ET.Element) -> JobRun | None:
     )
 
 
-def _runs(root: ET.Element) -> list[JobRun]:
-    return [run for node in root.iter(wire.tag("backgroundJob")) if (run := parse_job(node)) is not None]
-
-
 def read_history(conn: Connection, since: float, parallelism: int = READ_PARALLELISM) -> list[JobRun]:
     """Every extract refresh job created since ``since`` (epoch seconds), in the order listed.
 
     Each page is parsed into JobRuns in its worker as it arrives, so that a month of a large site's
     jobs (hundreds of pages) never sits in memory as XML. An error on any page fails the read.
     """
-    url = f"{conn.site_url}/jobs?filter={quote(history_filter(since), safe=':,[]')}&pageSize={PAGE_SIZE}"
-    doing = "listing recent extract refresh jobs"
+    url = f"{conn.site_url}/jobs?filter={quote(history_filter(since), safe=':,[]')}"
     with gc_paused(), ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="jobs") as pool:
-        reader = Fetcher(conn, pool)
-        first = reader.get(f"{url}&pageNumber=1", doing)
-        pagination = wire.find(first, "pagination")
-        total = int(pagination.get("totalAvailable") or 0) if pagination is not None else 0
-        size = int(pagination.get("pageSize") or PAGE_SIZE) if pagination is not None else PAGE_SIZE
-        pages = [pool.submit(lambda n: _runs(reader.get(f"{url}&pageNumber={n}", doing)), n)
-                 for n in range(2, -(-total // max(size, 1)) + 1)]
-        runs = _runs(first)
-        for page in pages:
-            runs.extend(page.result())
-    return runs
+        return Paged(Fetcher(conn, pool), url, "backgroundJob", "listing recent extract refresh jobs",
+                     parse_job).entries()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, Literal, NamedTuple
+from typing import Generic, Literal, NamedTuple, TypeVar
 from urllib.parse import quote
 from xml.etree import ElementTree as ET
 
@@ -40,8 +40,8 @@ from reconciler.model import (
 from reconciler.tableau import wire
 from reconciler.tableau.connect import Connection
 
-__all__ = ["PAGE_SIZE", "READ_PARALLELISM", "Fetcher", "ScheduleDetails", "list_all", "project_tree", "read_site",
-           "read_tasks"]
+__all__ = ["PAGE_SIZE", "READ_PARALLELISM", "Fetcher", "Paged", "ScheduleDetails", "list_all", "project_tree",
+           "read_site", "read_tasks"]
 
 PAGE_SIZE = 1000
 #: Requests in flight at once while reading. Most of a read is waiting: 300 schedule details at
@@ -49,6 +49,7 @@ PAGE_SIZE = 1000
 #: the limit, not the latency (docs/benchmarks.md).
 READ_PARALLELISM = 24
 ScheduleDetails = Literal["declared", "used", "all"]
+T = TypeVar("T")
 ITEM_FIELDS = "id,name,hasExtracts,encryptExtracts,project.id,project.name,owner.id"
 
 
@@ -65,74 +66,75 @@ class Fetcher:
     def get_bytes(self, url: str, doing: str) -> bytes:
         return self.conn.get(url, doing)
 
-    def paged(self, url: str, element: str, doing: str) -> _Paged:
+    def paged(self, url: str, element: str, doing: str) -> Paged[ET.Element]:
         """Start reading every page of a list: the first page now, the others once it is known how many."""
-        return _Paged(self, url, element, doing)
+        return Paged(self, url, element, doing, _node)
 
-    def rows(self, url: str, element: str, doing: str) -> _Paged:
+    def rows(self, url: str, element: str, doing: str) -> Paged[_ItemRow]:
         """Like ``paged``, but each page is turned into ``_ItemRow``s in the worker that fetched it, and
         its tree dropped: a 75,000-item site is 75 pages that are never all in memory at once."""
-        return _Paged(self, url, element, doing, rows=True)
+        return Paged(self, url, element, doing, _item_row)
 
 
-class _Paged:
-    """One paged list in flight. Page 1 is requested at once; ``more()`` (called by the thread that
-    drives the read, never by a worker) waits for it and requests pages 2.. concurrently;
-    ``nodes()`` waits for every page and raises the first page's error, if any."""
+class Paged(Generic[T]):
+    """One paged list in flight: the one paging helper of ``tableau/`` (site lists, job history).
 
-    def __init__(self, reader: Fetcher, url: str, element: str, doing: str, rows: bool = False) -> None:
+    Page N is ``url`` with ``pageSize=1000&pageNumber=N``. Page 1 is requested at once; ``more()``
+    (called by the thread that drives the read, never by a worker) waits for it and requests pages
+    2.. concurrently, as many as its ``<pagination>`` announces; ``entries()`` waits for every page
+    and raises the first page's error, if any. Each ``element`` of a page goes through ``convert`` in
+    the worker that fetched it (None drops it), so that a page's tree is never kept."""
+
+    def __init__(self, reader: Fetcher, url: str, element: str, doing: str,
+                 convert: Callable[[ET.Element], T | None]) -> None:
         self.reader = reader
         self.url = url
         self.separator = "&" if "?" in url else "?"
         self.element = element
         self.doing = doing
-        self.convert = rows
+        self.convert = convert
         self.first = reader.pool.submit(self._page, 1)
-        self.rest: list[Future[_Page]] | None = None
+        self.rest: list[Future[_Page[T]]] | None = None
 
-    def _page(self, number: int) -> _Page:
+    def _page(self, number: int) -> _Page[T]:
         root = self.reader.get(f"{self.url}{self.separator}pageSize={PAGE_SIZE}&pageNumber={number}", self.doing)
         pagination = wire.find(root, "pagination")
         total = (int(pagination.get("totalAvailable") or 0), int(pagination.get("pageSize") or PAGE_SIZE) or PAGE_SIZE
                  ) if pagination is not None else None
-        nodes = list(root.iter(wire.tag(self.element)))
-        return _Page(total, [_item_row(node) for node in nodes] if self.convert else nodes)
+        converted = (self.convert(node) for node in root.iter(wire.tag(self.element)))
+        return _Page(total, [entry for entry in converted if entry is not None])
 
     def more(self) -> None:
         if self.rest is not None:
             return
         self.rest = []
         if self.first.exception() is not None:
-            return  # nodes() raises it, in the order the caller asks for results
+            return  # entries() raises it, in the order the caller asks for results
         total = self.first.result().total
         if total is not None:
             count = -(-total[0] // total[1])
             self.rest = [self.reader.pool.submit(self._page, n) for n in range(2, count + 1)]
 
-    def _all(self) -> list[Any]:
+    def entries(self) -> list[T]:
         self.more()
         assert self.rest is not None
         return [entry for page in (self.first, *self.rest) for entry in page.result().entries]
 
-    def nodes(self) -> list[ET.Element]:
-        assert not self.convert
-        return self._all()
 
-    def item_rows(self) -> list[_ItemRow]:
-        assert self.convert
-        return self._all()
-
-
-class _Page(NamedTuple):
+class _Page(NamedTuple, Generic[T]):
     #: (totalAvailable, pageSize) of the page's ``<pagination>``; None without one.
     total: tuple[int, int] | None
-    entries: list[Any]
+    entries: list[T]
+
+
+def _node(node: ET.Element) -> ET.Element:
+    return node
 
 
 def list_all(conn: Connection, url: str, element: str, doing: str) -> list[ET.Element]:
     """Every ``element`` of a paged list, pages after the first fetched concurrently (never a QuerySet)."""
     with ThreadPoolExecutor(max_workers=4, thread_name_prefix="list") as pool:
-        return Fetcher(conn, pool).paged(url, element, doing).nodes()
+        return Fetcher(conn, pool).paged(url, element, doing).entries()
 
 
 def read_site(conn: Connection, desired: DesiredState | None = None, *, flavor: str | None = None,
@@ -172,13 +174,14 @@ def _read_site(conn: Connection, desired: DesiredState | None, flavor: str | Non
         tasks_future = pool.submit(_read_tasks, reader, f"{site}/tasks/extractRefreshes")
         schedule_list = reader.paged(f"{base}/schedules", "schedule", "listing server schedules") \
             if flavor != "cloud" else None
-        lists = {
-            "project": reader.paged(f"{site}/projects", "project", "listing projects"),
+        project_list = reader.paged(f"{site}/projects", "project", "listing projects")
+        item_lists = {
             "datasource": reader.rows(f"{site}/datasources{items_url}", "datasource", "listing data sources"),
             "workbook": reader.rows(f"{site}/workbooks{items_url}", "workbook", "listing workbooks"),
         }
-        for paged in (lists["datasource"], lists["workbook"], lists["project"]):
+        for paged in (item_lists["datasource"], item_lists["workbook"]):
             paged.more()
+        project_list.more()
         # Results are taken (and errors raised) in a fixed order: site, schedules, projects, items, tasks.
         site_xml = wire.find(site_future.result(), "site")
         encryption_mode = (site_xml.get("extractEncryptionMode") if site_xml is not None else None) or "disabled"
@@ -202,10 +205,10 @@ def _read_site(conn: Connection, desired: DesiredState | None, flavor: str | Non
 
         if listed is not None and schedule_details != "used":
             read_details(())  # needs no task: start now
-        projects = project_tree(lists["project"].nodes())
+        projects = project_tree(project_list.entries())
         by_project = {p.id: p for p in projects}
         items = [_item(row, kind, by_project) for kind in ("datasource", "workbook")
-                 for row in lists[kind].item_rows()]
+                 for row in item_lists[kind].entries()]
         tasks = tasks_future.result()
         schedules: list[Schedule] = []
         if listed is not None:
@@ -269,10 +272,10 @@ def _read_tasks(reader: Fetcher, url: str) -> list[LiveTask]:
         raise TableauRequestError(f"listing extract refresh tasks: the answer is not XML ({error}).") from error
 
 
-def _list_schedules(paged: _Paged) -> tuple[list[tuple[str, Schedule]], tuple[tuple[str, str], ...]] | None:
+def _list_schedules(paged: Paged[ET.Element]) -> tuple[list[tuple[str, Schedule]], tuple[tuple[str, str], ...]] | None:
     """The server's Extract schedules without details, and the (name, type) of the others; None on Cloud (401)."""
     try:
-        nodes = paged.nodes()
+        nodes = paged.entries()
     except TableauRequestError as error:
         cause = error.__cause__
         if isinstance(cause, (FailedSignInError, NotSignedInError)) or error.code in ("401", "401000"):

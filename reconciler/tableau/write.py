@@ -34,7 +34,7 @@ from tableauserverclient.server.endpoint.exceptions import InternalServerError, 
 from reconciler.errors import ReconcilerError, TableauRequestError
 from reconciler.model import LiveTask, Recurrence, Schedule
 from reconciler.tableau import wire
-from reconciler.tableau.connect import Connection, translate_error
+from reconciler.tableau.connect import Connection, translate_error, translated
 from reconciler.tableau.read import list_all
 
 __all__ = ["Writer"]
@@ -69,12 +69,6 @@ class Writer:
         self._lock = threading.Lock()
 
     # -- plumbing --------------------------------------------------------------------------
-    def _call(self, doing: str, send: Callable[[], Any]) -> Any:
-        try:
-            return send()
-        except Exception as error:
-            raise translate_error(error, doing) from error
-
     def _pause(self, attempt: int) -> None:
         """Before reading back or resending after a lost answer: let the server finish what it got."""
         time.sleep(min(5.0, 2 * self.conn.settings.retry.base * (attempt + 1)))
@@ -126,8 +120,8 @@ class Writer:
                      lambda: self._put(self.conn.site_url, body))
 
     def reencrypt_extracts(self) -> None:
-        self._call("re-encrypting the site's extracts",
-                   lambda: self._post(f"{self.conn.site_url}/reencrypt-extracts", "<tsRequest />"))
+        self.conn.request("POST", f"{self.conn.site_url}/reencrypt-extracts", "re-encrypting the site's extracts",
+                          b"<tsRequest />")
 
     # -- schedules ---------------------------------------------------------------------------
     def _schedule_xml(self, schedule: Schedule, with_state: bool) -> str:
@@ -234,7 +228,8 @@ class Writer:
                 if not _answer_lost(error):
                     raise translate_error(error, doing) from error
                 self._pause(attempt)
-                found = self._call(f"checking whether {doing} happened", exists)
+                with translated(f"checking whether {doing} happened"):
+                    found = exists()
                 if found:
                     return str(found)
                 if attempt + 1 == self.verify_attempts:
