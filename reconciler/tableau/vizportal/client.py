@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import sys
 import threading
-import time
 from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any
@@ -16,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from reconciler.errors import TableauConnectionError, TableauRequestError
 from reconciler.model import site_label
 from reconciler.tableau.connect import ConnectionSettings
+from reconciler.tableau.transport import TransportHooks, make_session_factory
 from reconciler.tableau.vizportal.lists import RefreshAnswer, VizportalSchedule, VizportalTask
 
 API_PATH = "/vizportal/api/web/v1/"
@@ -68,7 +67,11 @@ class VizportalClient:
     def __init__(self, settings: ConnectionSettings, session: requests.Session | None = None) -> None:
         self.settings = settings
         self.base = settings.server.rstrip("/") + API_PATH
-        self.session = session or requests.Session()
+        # The shared transport: 429 and 503 (refusals: nothing was done) are sent again after Retry-After or a
+        # backoff (``settings.retry``), a connection that could not even be made is tried again, and with
+        # --debug each attempt is traced (method, URL, status: never cookies, the XSRF token or bodies).
+        self.session = session or make_session_factory(settings.retry, TransportHooks(trace=settings.debug),
+                                                       pool_size=1)()
         if settings.insecure:
             self.session.verify = False  # Connection has already warned about --insecure
         elif settings.ca_bundle:
@@ -232,23 +235,11 @@ class VizportalClient:
             if token:
                 headers[XSRF_HEADER] = token
         body: dict[str, Any] = {"method": method, "params": dict(params)}
-        policy = self.settings.retry
-        attempt = 0
-        while True:
-            started = time.monotonic()
-            try:
-                response = self.session.post(url, json=body, headers=headers, timeout=self.settings.timeout)
-            except (requests.ConnectionError, requests.Timeout) as error:
-                self._trace(method, f"connection error: {type(error).__name__}", started)
-                raise TableauConnectionError(
-                    f"{doing}: cannot reach {self.settings.server} ({type(error).__name__}).") from error
-            self._trace(method, str(response.status_code), started)
-            # 429 and 503 are refusals (nothing was done): safe to send again.
-            if response.status_code in (429, 503) and attempt + 1 < policy.attempts:
-                time.sleep(policy.delay(attempt, response.headers.get("Retry-After")))
-                attempt += 1
-                continue
-            break
+        try:
+            response = self.session.post(url, json=body, headers=headers, timeout=self.settings.timeout)
+        except (requests.ConnectionError, requests.Timeout) as error:
+            raise TableauConnectionError(
+                f"{doing}: cannot reach {self.settings.server} ({type(error).__name__}).") from error
         status = response.status_code
         payload = _json(response)
         errors = payload.get("errors") if payload is not None else None
@@ -270,12 +261,6 @@ class VizportalClient:
             raise TableauRequestError(f"{doing}: HTTP {status}{f' ({what})' if what else ''}. {UNSUPPORTED}",
                                       code=str(status))
         return payload
-
-    def _trace(self, method: str, outcome: str, started: float) -> None:
-        if self.settings.debug:
-            # Only the method and status: never headers (cookies, XSRF) nor bodies (the encrypted password).
-            elapsed = (time.monotonic() - started) * 1000
-            print(f"[http] POST {self.base}{method} -> {outcome} ({elapsed:.0f} ms)", file=sys.stderr)
 
 
 class _SessionExpired(Exception):
