@@ -357,6 +357,8 @@ def emulator_serve(
     fail_rate: Annotated[float, typer.Option(min=0.0, max=1.0, help="Probability of answering 503.")] = 0.0,
     throttle_rate: Annotated[float, typer.Option(min=0.0, max=1.0,
                                                  help="Probability of answering 429 with Retry-After.")] = 0.0,
+    retry_after: Annotated[float, typer.Option(min=0.0, help="The seconds a 429 asks to wait (its Retry-After "
+                                               "header).")] = 1.0,
     drop_rate: Annotated[float, typer.Option(min=0.0, max=1.0, help="Probability of closing the connection "
                                              "without an answer, before handling the request.")] = 0.0,
     drop_after_rate: Annotated[float, typer.Option(min=0.0, max=1.0, help="Probability, for a write, of making "
@@ -382,7 +384,8 @@ def emulator_serve(
                             history_days=history_days,
                             workbooks=workbooks, tasks=tasks, schedules=schedules, projects=projects,
                             random_seed=random_seed, state=str(state) if state else None, latency_ms=latency_ms,
-                            fail_rate=fail_rate, throttle_rate=throttle_rate, token_ttl=token_ttl,
+                            fail_rate=fail_rate, throttle_rate=throttle_rate, retry_after=retry_after,
+                            token_ttl=token_ttl,
                             job_seconds=job_seconds, drop_rate=drop_rate, drop_after_rate=drop_after_rate,
                             slow_rate=slow_rate, slow_ms=slow_ms, fault_scope=fault_scope,
                             vizportal_max_items=vizportal_max_items)

@@ -1,6 +1,6 @@
 """HTTP wiring (werkzeug): routing, faults, request statistics, the `Emulator` and `serve()`.
 
-Faults (`latency_ms`, `fail_rate` → 503, `throttle_rate` → 429 with `Retry-After: 1`, `drop_rate` →
+Faults (`latency_ms`, `fail_rate` → 503, `throttle_rate` → 429 with `Retry-After: retry_after` (1 s), `drop_rate` →
 the connection is closed without an answer, `drop_after_rate` → a write is applied, then the connection is
 closed without an answer, `slow_rate` → the answer comes `slow_ms` late) apply to every request except
 `/_emulator/*`, or only to writes (anything but GET, sign-in and sign-out) with `fault_scope="writes"`.
@@ -71,6 +71,9 @@ class EmulatorConfig:
     latency_ms: int = 0
     fail_rate: float = 0.0
     throttle_rate: float = 0.0
+    retry_after: float = 1.0
+    """Seconds a 429 asks the client to wait (`Retry-After`); Tableau's own value is not known. Tests
+    lower it so that a throttled request does not cost a second."""
     token_ttl: float = 14400.0
     job_seconds: float = 1.0
     history_days: float | None = None
@@ -160,7 +163,7 @@ class EmulatorApp:
             raise DropConnection("fault: connection dropped before handling")
         if roll_throttle < self.config.throttle_rate:
             err = EmulatorError(429, "429000", "Too Many Requests", "The server is throttling requests; retry later.")
-            return Reply(429, error_body(err), (("Retry-After", "1"),))
+            return Reply(429, error_body(err), (("Retry-After", _seconds(self.config.retry_after)),))
         if roll_fail < self.config.fail_rate:
             err = EmulatorError(503, "503000", "Service Unavailable", "The server is temporarily unavailable.")
             return Reply(503, error_body(err))
@@ -296,13 +299,15 @@ class Emulator:
         self.app.reset_stats()
 
     def configure_faults(self, *, latency_ms: int | None = None, fail_rate: float | None = None,
-                         throttle_rate: float | None = None, token_ttl: float | None = None,
+                         throttle_rate: float | None = None, retry_after: float | None = None,
+                         token_ttl: float | None = None,
                          drop_rate: float | None = None, drop_after_rate: float | None = None,
                          slow_rate: float | None = None, slow_ms: int | None = None,
                          fault_scope: str | None = None, fail_path: str | None = None) -> None:
         """Change fault injection while running (tests set up cleanly, then turn faults on)."""
         changes: dict[str, Any] = {name: value for name, value in (
             ("latency_ms", latency_ms), ("fail_rate", fail_rate), ("throttle_rate", throttle_rate),
+            ("retry_after", retry_after),
             ("token_ttl", token_ttl), ("drop_rate", drop_rate), ("drop_after_rate", drop_after_rate),
             ("slow_rate", slow_rate), ("slow_ms", slow_ms), ("fault_scope", fault_scope),
             ("fail_path", fail_path)) if value is not None}
@@ -350,10 +355,15 @@ def _check_faults(config: EmulatorConfig) -> None:
         value = getattr(config, name)
         if not 0.0 <= value <= 1.0:
             raise ValueError(f"{name} must be a probability between 0 and 1, not {value!r}")
-    if config.slow_ms < 0 or config.latency_ms < 0:
-        raise ValueError("latency_ms and slow_ms must not be negative")
+    if config.slow_ms < 0 or config.latency_ms < 0 or config.retry_after < 0:
+        raise ValueError("latency_ms, slow_ms and retry_after must not be negative")
     if config.fault_scope not in FAULT_SCOPES:
         raise ValueError(f"fault_scope must be 'all' or 'writes', not {config.fault_scope!r}")
+
+
+def _seconds(value: float) -> str:
+    """A Retry-After value: whole seconds as an integer (``1``), a fraction as it is (``0.05``)."""
+    return str(int(value)) if value == int(value) else repr(value)
 
 
 def _probe(host: str, port: int) -> None:

@@ -60,8 +60,10 @@ def test_apply_converges_under_503s_429s_and_expiring_sessions(cli: Any, tmp_pat
         items = _extract_items(emu)
         both = [{"schedule": "Nightly"}, {"schedule": "Work hours"}]  # Server: REST makes full tasks only
         file = _file(tmp_path, items, [both] * len(items), max_deletes=1000)
-        # Faults on from here: 10% 503, 5% 429 with Retry-After, sessions that last 3 seconds.
-        emu.configure_faults(fail_rate=0.10, throttle_rate=0.05, token_ttl=3.0)
+        # Faults on from here: 10% 503, 5% 429 with Retry-After (50 ms: the suite does not sleep whole
+        # seconds; tests/emulator/test_operations.py checks the default and the transport's unit tests that
+        # it is honoured), sessions that last 3 seconds.
+        emu.configure_faults(fail_rate=0.10, throttle_rate=0.05, retry_after=0.05, token_ttl=3.0)
         log = tmp_path / "journal.jsonl"
         codes = []
         for _ in range(3):  # bounded: a failed change is fixed by the next apply

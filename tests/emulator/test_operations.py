@@ -36,6 +36,16 @@ def test_throttle_rate_answers_429_with_retry_after(make_emulator) -> None:  # t
     assert err.value.code == "429000"
 
 
+def test_retry_after_is_configurable(make_emulator) -> None:  # type: ignore[no-untyped-def]
+    emulator = make_emulator(seed="empty", throttle_rate=1.0, retry_after=0.05)
+    response = requests.get(emulator.url + "/api/3.25/serverInfo", timeout=5)
+    assert response.status_code == 429 and response.headers["Retry-After"] == "0.05"
+    emulator.configure_faults(retry_after=2)
+    assert requests.get(emulator.url + "/api/3.25/serverInfo", timeout=5).headers["Retry-After"] == "2"
+    with pytest.raises(ValueError, match="retry_after"):
+        emulator.configure_faults(retry_after=-1)
+
+
 def test_latency(make_emulator) -> None:  # type: ignore[no-untyped-def]
     emulator = make_emulator(seed="empty", latency_ms=100)
     started = time.monotonic()
