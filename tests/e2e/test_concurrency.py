@@ -69,14 +69,24 @@ def test_two_applies_at_once_never_leave_duplicates(slow_cloud: Emulator, tmp_pa
     second = _reconciler("apply", path, "--auto-approve")
     results = [(p.wait(120), *p.communicate()) for p in (first, second)]
     codes = sorted(code for code, _, _ in results)
-    assert codes == [0, 1], results
-    loser = next(err for code, _, err in results if code == 1)
-    # Usually the loser finds the lock held; if the winner finished before the loser took it, the loser's
-    # read-back under the lock finds the site changed since its plan. Either way it writes nothing.
-    assert LOCKED in loser or "another apply may have just run" in loser, loser
-    assert "Nothing was applied" in loser, loser
+    # Both runs share one token, and Tableau keeps one session per token: on a busy machine they can sign
+    # each other out past reconciler's re-sign-ins, so both may stop (saying why); usually one wins.
+    assert codes in ([0, 1], [1, 1]), results
+    for code, _, err in results:
+        if code != 1:
+            continue
+        # Usually the loser finds the lock held; if the winner finished before the loser took it, the loser's
+        # read-back under the lock finds the site changed since its plan. Either way it writes nothing.
+        if LOCKED in err or "another apply may have just run" in err:
+            assert "Nothing was applied" in err, err
+        else:
+            assert "same personal access token" in err, err
     duplicates = {key: n for key, n in _task_counts(slow_cloud).items() if n > 1}
     assert not duplicates
+    if codes == [1, 1]:  # whatever is left, one more apply finishes
+        rerun = _reconciler("apply", path, "--auto-approve")
+        assert rerun.wait(120) == 0, rerun.communicate()
+        assert not {key: n for key, n in _task_counts(slow_cloud).items() if n > 1}
     again = _reconciler("plan", path, "--detailed-exitcode")
     assert again.wait(60) == 0, again.communicate()
 
