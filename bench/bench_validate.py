@@ -21,7 +21,7 @@ _SHAPES = [
     'frequency: hourly\n    every: 1h\n    start: "{h:02d}:{m:02d}"\n    end: "23:{m:02d}"\n'
     "    weekdays: [monday, tuesday, wednesday, thursday, friday]",
     'frequency: weekly\n    start: "{h:02d}:{m:02d}"\n    weekdays: [monday, thursday]',
-    'frequency: monthly\n    start: "{h:02d}:{m:02d}"\n    month_days: [1, 15, last]',
+    'frequency: monthly\n    start: "{h:02d}:{m:02d}"\n    month_days: [1, 15]',
     'frequency: monthly\n    start: "{h:02d}:{m:02d}"\n    on: {{occurrence: first, weekday: monday}}',
     'frequency: daily\n    every: 4h\n    start: "{h:02d}:{m:02d}"\n    end: "22:{m:02d}"\n    priority: 40',
 ]

@@ -3,13 +3,15 @@
 The files are read defensively (size cap, binary and non-UTF-8 refused), composed safely into
 nodes (libyaml when available), then converted into plain ``dict``/``list``/scalars by our own
 walk, which reports duplicate keys (PyYAML silently keeps the last one), unsupported tags and alias
-bombs. Positions are not copied into the data: a ``Locator`` keeps the node tree and finds the node
-of a path only when a message or a ``Source`` needs it.
+bombs. The node tree is dropped once converted: the walk records one compact array of packed
+positions per mapping and list, and a ``Locator`` finds the position of a path from those only when a
+message or a ``Source`` needs it.
 """
 
 from __future__ import annotations
 
 import re
+from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import accumulate
@@ -60,60 +62,79 @@ class ParsedFile:
 
 
 class Locator:
-    """Finds the position of a path (``("extracts", 3, "refresh", 0, "start")``) in one file."""
+    """Finds the position of a path (``("extracts", 3, "refresh", 0, "start")``) in one file.
 
-    def __init__(self, name: str, root: Node | None) -> None:
+    It keeps no YAML nodes: the converter records, for every mapping and list of the data, one
+    compact array of packed positions (the container's own, then each key's and value's, or each
+    item's), keyed by the container's identity. A lookup walks the data itself.
+    """
+
+    def __init__(self, name: str, data: Any, root: int, index: dict[int, tuple[Any, array[int]]]) -> None:
         self.name = name
-        self.root = root
-        # path → (node, key node); sources are asked for every extract and task, so each walk
-        # starts from its parent's cached node.
-        self._cache: dict[PathKey, tuple[Node | None, Node | None, bool]] = {(): (root, None, True)}
+        self.data = data
+        self._root = root
+        self._index = index
+        self._orders: dict[int, dict[str, int]] = {}
 
     def value(self, path: PathKey) -> Source:
         """Where the value at ``path`` starts (or the nearest ancestor that exists)."""
-        node, _ = self._walk(path)
-        return self._source(node)
+        value, _ = self._walk(path)
+        return self._source(value)
 
     def key(self, path: PathKey) -> Source:
         """Where the key naming ``path`` is (a list item: where the item starts)."""
-        node, key = self._walk(path)
-        return self._source(key if key is not None else node)
+        value, key = self._walk(path)
+        return self._source(key if key >= 0 else value)
 
-    def _source(self, node: Node | None) -> Source:
-        if node is None:
-            return Source(self.name, 1, 1)
-        return Source(self.name, node.start_mark.line + 1, node.start_mark.column + 1)
+    def _source(self, packed: int) -> Source:
+        return Source(self.name, (packed >> _SHIFT) + 1, (packed & _COLUMN) + 1)
 
-    def _walk(self, path: PathKey) -> tuple[Node | None, Node | None]:
-        node, key, _ = self._entry(path)
-        return node, key
+    def _walk(self, path: PathKey) -> tuple[int, int]:
+        """(value position, key position or -1) of ``path``, or of its nearest ancestor found."""
+        container: Any = self.data
+        value, key = self._root, -1
+        for part in path:
+            entry = self._index.get(id(container))
+            if entry is None or entry[0] is not container:
+                break
+            positions = entry[1]
+            if type(container) is list:
+                if not isinstance(part, int) or not 0 <= part < len(container):
+                    break
+                value, key = positions[1 + part], -1
+                container = container[part]
+            else:
+                if not isinstance(part, str) or part not in container:
+                    break
+                at = self._order(container).get(part) if len(container) > 8 else _position(container, part)
+                if at is None or positions[1 + 2 * at] < 0:  # a key written with ${VAR}: not found as written
+                    break
+                value, key = positions[2 + 2 * at], positions[1 + 2 * at]
+                container = container[part]
+        return value, key
 
-    def _entry(self, path: PathKey) -> tuple[Node | None, Node | None, bool]:
-        """(node, key node, whether the whole path was found), from the cached parent."""
-        entry = self._cache.get(path)
-        if entry is None:
-            node, key, exact = self._entry(path[:-1])
-            child = _child(node, path[-1]) if exact else None
-            entry = (child[0], child[1], True) if child is not None else (node, key, False)
-            self._cache[path] = entry
-        return entry
+    def _order(self, mapping: dict[str, Any]) -> dict[str, int]:
+        order = self._orders.get(id(mapping))
+        if order is None:
+            order = self._orders[id(mapping)] = {key: at for at, key in enumerate(mapping)}
+        return order
 
 
-def _child(node: Node | None, part: str | int) -> tuple[Node, Node | None] | None:
-    if isinstance(node, SequenceNode) and isinstance(part, int):
-        return (node.value[part], None) if 0 <= part < len(node.value) else None
-    if isinstance(node, MappingNode):
-        merges: list[Node] = []
-        for key, value in node.value:
-            if key.tag == _MERGE:
-                merges.extend(value.value if isinstance(value, SequenceNode) else [value])
-            elif isinstance(key, ScalarNode) and key.value == part:
-                return value, key
-        for source in merges:
-            found = _child(source, part)
-            if found is not None:
-                return found
-    return None
+def _position(mapping: dict[str, Any], part: str) -> int | None:
+    for at, key in enumerate(mapping):
+        if key == part:
+            return at
+    return None  # pragma: no cover - the caller checked that the key is there
+
+
+#: A position packed in one int: the line above _SHIFT bits, the column below (files are at most 5 MB).
+_SHIFT = 24
+_COLUMN = (1 << _SHIFT) - 1
+
+
+def _pack(node: Node) -> int:
+    mark = node.start_mark
+    return (mark.line << _SHIFT) | mark.column
 
 
 def parse_file(path: Path, name: str, hook: StringHook) -> tuple[ParsedFile | None, list[Problem]]:
@@ -168,17 +189,18 @@ def parse_text(text: str, name: str, hook: StringHook) -> tuple[ParsedFile | Non
     if root is None:
         return None, [Problem(Source(name, 1, 1), "the file is empty: expected a mapping that starts with "
                                                   "`version: 1` (then schedules:, extracts:, ...).")]
-    locator = Locator(name, root)
     if not isinstance(root, MappingNode):
         kind = "a list" if isinstance(root, SequenceNode) else "a single value"
-        return None, [Problem(locator.value(()), f"the top level of the file is {kind}; expected a mapping of "
+        where = Source(name, root.start_mark.line + 1, root.start_mark.column + 1)
+        return None, [Problem(where, f"the top level of the file is {kind}; expected a mapping of "
                                                  "keys (version:, schedules:, extracts:, policy:, ...).")]
     converter = _Converter(name, hook)
     data = converter.convert(root, 0)
     if converter.problems:
         return None, converter.problems
     assert isinstance(data, dict)
-    return ParsedFile(name, data, locator), []
+    # The node tree is dropped here: only the data and the compact positions are kept.
+    return ParsedFile(name, data, Locator(name, data, _pack(root), converter.index)), []
 
 
 def _compose(text: str) -> Node | None:
@@ -229,6 +251,8 @@ class _Converter:
         self.hook = hook
         self.problems: list[Problem] = []
         self.count = 0
+        #: id(container) → (container, its own position then each key's and value's / each item's).
+        self.index: dict[int, tuple[Any, array[int]]] = {}
 
     def _problem(self, node: Node, message: str) -> None:
         self.problems.append(Problem(Source(self.name, node.start_mark.line + 1, node.start_mark.column + 1), message))
@@ -249,7 +273,9 @@ class _Converter:
         if isinstance(node, SequenceNode):
             if node.tag != _SEQ:
                 self._problem(node, f"the YAML tag {node.tag} is not supported here; write a plain list.")
-            return [self.convert(item, depth + 1) for item in node.value]
+            items = [self.convert(item, depth + 1) for item in node.value]
+            self.index[id(items)] = (items, array("q", [_pack(node), *map(_pack, node.value)]))
+            return items
         if isinstance(node, MappingNode):
             if node.tag != _MAP:
                 self._problem(node, f"the YAML tag {node.tag} is not supported here; write a plain mapping.")
@@ -260,6 +286,7 @@ class _Converter:
         out: dict[str, Any] = {}
         seen: dict[str, Node] = {}
         merged: list[dict[str, Any]] = []
+        positions = [_pack(node)]
         for key_node, value_node in node.value:
             if key_node.tag == _MERGE:
                 merged.extend(self._merge_sources(value_node, depth))
@@ -280,9 +307,15 @@ class _Converter:
                 continue
             seen[key] = key_node
             out[key] = self.convert(value_node, depth + 1)
+            # the locator matches keys as written: one written with ${VAR} is not found under its value
+            positions += (_pack(key_node) if key == key_node.value else -1), _pack(value_node)
         for source in merged:
-            for key, value in source.items():
-                out.setdefault(key, value)
+            found = self.index[id(source)][1]
+            for at, (key, value) in enumerate(source.items()):
+                if key not in out:
+                    out[key] = value
+                    positions += found[1 + 2 * at], found[2 + 2 * at]
+        self.index[id(out)] = (out, array("q", positions))
         return out
 
     def _merge_sources(self, node: Node, depth: int) -> Iterator[dict[str, Any]]:
