@@ -75,6 +75,8 @@ class Locator:
         self._root = root
         self._index = index
         self._orders: dict[int, dict[str, int]] = {}
+        self._last: PathKey = ()
+        self._steps: list[tuple[Any, int, int]] = [(data, root, -1)]
 
     def value(self, path: PathKey) -> Source:
         """Where the value at ``path`` starts (or the nearest ancestor that exists)."""
@@ -91,9 +93,16 @@ class Locator:
 
     def _walk(self, path: PathKey) -> tuple[int, int]:
         """(value position, key position or -1) of ``path``, or of its nearest ancestor found."""
-        container: Any = self.data
-        value, key = self._root, -1
-        for part in path:
+        # Sources are asked in document order (an extract, then its tasks, then their keys): resume from
+        # the longest prefix shared with the previous walk.
+        last, steps = self._last, self._steps
+        depth = 0
+        limit = min(len(path), len(last))
+        while depth < limit and path[depth] == last[depth] and type(path[depth]) is type(last[depth]):
+            depth += 1
+        del steps[depth + 1:]
+        container, value, key = steps[depth]
+        for part in path[depth:]:
             entry = self._index.get(id(container))
             if entry is None or entry[0] is not container:
                 break
@@ -106,11 +115,13 @@ class Locator:
             else:
                 if not isinstance(part, str) or part not in container:
                     break
-                at = self._order(container).get(part) if len(container) > 8 else _position(container, part)
-                if at is None or positions[1 + 2 * at] < 0:  # a key written with ${VAR}: not found as written
+                at = self._order(container)[part] if len(container) > 8 else list(container).index(part)
+                if positions[1 + 2 * at] < 0:  # a key written with ${VAR}: not found as written
                     break
                 value, key = positions[2 + 2 * at], positions[1 + 2 * at]
                 container = container[part]
+            steps.append((container, value, key))
+        self._last = path[:len(steps) - 1]
         return value, key
 
     def _order(self, mapping: dict[str, Any]) -> dict[str, int]:
@@ -118,13 +129,6 @@ class Locator:
         if order is None:
             order = self._orders[id(mapping)] = {key: at for at, key in enumerate(mapping)}
         return order
-
-
-def _position(mapping: dict[str, Any], part: str) -> int | None:
-    for at, key in enumerate(mapping):
-        if key == part:
-            return at
-    return None  # pragma: no cover - the caller checked that the key is there
 
 
 #: A position packed in one int: the line above _SHIFT bits, the column below (files are at most 5 MB).
