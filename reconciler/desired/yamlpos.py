@@ -290,7 +290,9 @@ class _Converter:
         out: dict[str, Any] = {}
         seen: dict[str, Node] = {}
         merged: list[dict[str, Any]] = []
-        positions = [_pack(node)]
+        positions = array("q", (_pack(node),))
+        append = positions.append
+        plain = depth < MAX_DEPTH  # a plain text value one level down needs no other check
         for key_node, value_node in node.value:
             if key_node.tag == _MERGE:
                 merged.extend(self._merge_sources(value_node, depth))
@@ -310,16 +312,26 @@ class _Converter:
                                         f"column {first.column + 1}; keep one of them.")
                 continue
             seen[key] = key_node
-            out[key] = self.convert(value_node, depth + 1)
+            value = value_node.value
+            if plain and value_node.tag == _STR and type(value) is str and "$" not in value \
+                    and self.count < MAX_VALUES:
+                self.count += 1  # what convert() would do for it, without the calls
+                out[key] = value
+            else:
+                out[key] = self.convert(value_node, depth + 1)
             # the locator matches keys as written: one written with ${VAR} is not found under its value
-            positions += (_pack(key_node) if key == key_node.value else -1), _pack(value_node)
+            mark = key_node.start_mark
+            append((mark.line << _SHIFT) | mark.column if key == key_node.value else -1)
+            mark = value_node.start_mark
+            append((mark.line << _SHIFT) | mark.column)
         for source in merged:
             found = self.index[id(source)][1]
             for at, (key, value) in enumerate(source.items()):
                 if key not in out:
                     out[key] = value
-                    positions += found[1 + 2 * at], found[2 + 2 * at]
-        self.index[id(out)] = (out, array("q", positions))
+                    append(found[1 + 2 * at])
+                    append(found[2 + 2 * at])
+        self.index[id(out)] = (out, positions)
         return out
 
     def _merge_sources(self, node: Node, depth: int) -> Iterator[dict[str, Any]]:
