@@ -17,16 +17,12 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from bench_plan import TSC_SCRIPT, client_env, desired_file, machine
+from bench_plan import TSC_SCRIPT, Run, client_env, desired_file, machine, run_client
 
 from reconciler.emulator import Emulator
 
@@ -38,31 +34,6 @@ COMMANDS = ("floor", "plan", "drift", "export")
 BEFORE = ("import runpy, sys; sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in repr(f)]; "
           "sys.path.insert(0, sys.argv.pop(1)); sys.argv[0] = 'reconciler'; "
           "runpy.run_module('reconciler', run_name='__main__', alter_sys=True)")
-
-
-@dataclass(frozen=True)
-class Run:
-    wall: float
-    #: The client's own user + system CPU seconds: much less sensitive than ``wall`` to other
-    #: processes on the machine (the 2 cores are shared), so it is reported next to it.
-    cpu: float
-    rss_mb: float
-    code: int
-    stats: dict[str, Any]
-    output: str
-
-
-def run_client(emu: Emulator, command: list[str], env: dict[str, str]) -> Run:
-    """bench_plan.run_client, with the client's CPU time too (``/usr/bin/time -f "%M %U %S"``)."""
-    emu.reset_stats()
-    with tempfile.NamedTemporaryFile("r", suffix=".time") as measured:
-        started = time.perf_counter()
-        process = subprocess.run(["/usr/bin/time", "-f", "%M %U %S", "-o", measured.name, *command], env=env,
-                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
-        wall = time.perf_counter() - started
-        last = (measured.read().strip().splitlines() or ["nan nan nan"])[-1].split()
-    rss, user, system = (float(x) for x in last) if len(last) == 3 else (float("nan"),) * 3
-    return Run(wall, user + system, rss / 1024, process.returncode, emu.stats(), process.stdout)
 
 
 def sizes_for(tasks: int) -> dict[str, int]:

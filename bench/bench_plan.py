@@ -55,6 +55,9 @@ class Run:
     code: int
     stats: dict[str, Any]
     output: str
+    #: The client's own user + system CPU seconds: much less sensitive than ``wall`` to other
+    #: processes on the machine (the 2 cores are shared); NaN without ``/usr/bin/time``.
+    cpu: float = float("nan")
 
 
 def run_client(emu: Emulator, command: list[str], env: dict[str, str]) -> Run:
@@ -65,15 +68,16 @@ def run_client(emu: Emulator, command: list[str], env: dict[str, str]) -> Run:
     store) in the child's peak, since Linux keeps the pre-exec high-water mark.
     """
     emu.reset_stats()
-    with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss:
-        timed = ["/usr/bin/time", "-f", "%M", "-o", rss.name, *command] if os.path.exists("/usr/bin/time") else command
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as measured:
+        timed = (["/usr/bin/time", "-f", "%M %U %S", "-o", measured.name, *command]
+                 if os.path.exists("/usr/bin/time") else command)
         started = time.perf_counter()
         process = subprocess.run(timed, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                  check=False)
         wall = time.perf_counter() - started
-        text = rss.read().strip().splitlines()
-    rss_mb = int(text[-1]) / 1024 if text and text[-1].isdigit() else float("nan")
-    return Run(wall, rss_mb, process.returncode, emu.stats(), process.stdout)
+        last = (measured.read().strip().splitlines() or [""])[-1].split()
+    rss, user, system = (float(x) for x in last) if len(last) == 3 else (float("nan"),) * 3
+    return Run(wall, rss / 1024, process.returncode, emu.stats(), process.stdout, cpu=user + system)
 
 
 def desired_file(emu: Emulator, path: Path, every: int) -> tuple[int, int, int]:
