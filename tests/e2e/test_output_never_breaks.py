@@ -103,11 +103,17 @@ def test_every_output_prints_hostile_names_literally(name: str, cli: Any, tmp_pa
         assert f"Sales/{name}" in refreshed.out
 
 
-def test_a_viewers_plan_names_hostile_addresses(server_emu: Emulator, cli: Any, tmp_path: Path,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    rename_item(server_emu, "Sales/Orders", "[/x]")
+def _markup_closer_site(emu: Emulator, tmp_path: Path) -> Path:
+    """Sales/Orders renamed "[/x]" (a rich closing tag), and a file declaring its refresh."""
+    rename_item(emu, "Sales/Orders", "[/x]")
     file = tmp_path / "site.yaml"
     file.write_text(yaml.safe_dump(_doc("[/x]", "Nightly 02:00"), sort_keys=False))
+    return file
+
+
+def test_a_viewers_plan_names_hostile_addresses(server_emu: Emulator, cli: Any, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    file = _markup_closer_site(server_emu, tmp_path)
     monkeypatch.delenv("TABLEAU_PAT_NAME")
     monkeypatch.delenv("TABLEAU_PAT_SECRET")
     monkeypatch.setenv("TABLEAU_USERNAME", "viewer")
@@ -270,9 +276,7 @@ def test_refresh_live_table_prints_hostile_labels() -> None:
 
 def test_apply_progress_bar_on_a_terminal_prints_hostile_names(server_emu: Emulator, cli: Any, tmp_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    rename_item(server_emu, "Sales/Orders", "[/x]")
-    file = tmp_path / "site.yaml"
-    file.write_text(yaml.safe_dump(_doc("[/x]", "Nightly 02:00"), sort_keys=False))
+    file = _markup_closer_site(server_emu, tmp_path)
     monkeypatch.delenv("NO_COLOR")
     monkeypatch.setenv("FORCE_COLOR", "1")  # a terminal: the progress bar shows each address as it is applied
     applied = cli("apply", file, "--auto-approve")
