@@ -23,6 +23,7 @@ __all__ = [
     "OCCURRENCES",
     "UNREPORTED",
     "WEEKDAYS",
+    "Deployment",
     "DesiredState",
     "Extract",
     "Flavor",
@@ -40,6 +41,7 @@ __all__ = [
     "Schedule",
     "ScheduleRef",
     "SignedInUser",
+    "SiteFiles",
     "Source",
     "describe_item",
     "format_every",
@@ -406,6 +408,39 @@ class DesiredState:
 
 
 @dataclass(frozen=True, slots=True)
+class SiteFiles:
+    """One site of a deployment (a folder or file under the deployment's ``sites/``)."""
+
+    #: The folder or file name under ``sites/``: how messages and report sections name the site.
+    label: str
+    #: The site's files, loaded as one configuration: ``site:`` is the site's contentUrl; ``server:`` and
+    #: ``flavor:`` are the deployment's; ``schedules`` holds every schedule of the deployment (the server file's
+    #: and any a site file declares), so a task may use any of them by name.
+    desired: DesiredState
+
+
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    """A whole deployment: one server-level file (``deployment.yaml``) and one configuration per site.
+
+    On Tableau Server the schedules are the server's: owned here once, used by every site's tasks by name. On
+    Tableau Cloud they are templates shared by the sites' files. Built by ``reconciler.desired``.
+    """
+
+    root: str
+    server: str | None
+    flavor: str | None
+    #: Every schedule of the deployment: the server file's, and those site files declare (all must agree).
+    schedules: tuple[Schedule, ...]
+    referenced_schedules: tuple[ScheduleRef, ...]
+    #: The server file's policy: ``prune`` there deletes server schedules no site uses.
+    policy: Policy
+    sites: tuple[SiteFiles, ...]
+    files: tuple[str, ...] = ()
+    notes: tuple[str, ...] = field(default=(), compare=False)
+
+
+@dataclass(frozen=True, slots=True)
 class Project:
     id: str
     name: str
@@ -485,6 +520,10 @@ class LiveState:
     other_schedules: tuple[tuple[str, str], ...] = ()
     #: Server: for each schedule name, how many tasks on *other* sites use it (None: unknown).
     shared_schedule_tasks: tuple[tuple[str, int], ...] = ()
+    #: Server: the same counts site by site, for the schedules in ``shared_schedule_tasks`` whose tasks on other
+    #: sites were counted one site at a time: ``(schedule name, ((site label, tasks), ...))``, sites with no task
+    #: on it left out, sorted by label. A schedule absent here has no breakdown (only the total, or unknown).
+    shared_by_site: tuple[tuple[str, tuple[tuple[str, int], ...]], ...] = ()
     #: The signed-in user (None when it could not be read).
     user: SignedInUser | None = field(default=None, compare=False)
 
