@@ -376,6 +376,9 @@ class Policy:
     protect: tuple[ProtectRule, ...] = ()
     ignore: tuple[str, ...] = ()
     max_deletes: int = 50
+    #: Whether ``prune`` deletes undeclared server schedules too (None: as ``prune``). A deployment's sites prune
+    #: their own tasks; the deployment file decides for the server's schedules.
+    prune_schedules: bool | None = None
     #: ``policy.load.max_starts_per_slot``: apply refuses a plan that makes a 15-minute slot start more
     #: refreshes than this (None: no limit).
     max_starts_per_slot: int | None = None

@@ -59,6 +59,9 @@ class Context:
     #: True for plan and apply: a change Tableau's REST API cannot make is a problem. False for drift,
     #: which reports it (with the reason as a warning) instead of failing.
     strict: bool = True
+    #: False for a site of a deployment whose server schedules another plan owns: the declared schedules are
+    #: used by name (created or updated by that plan), never planned here; undeclared ones are not listed.
+    own_schedules: bool = True
     problems: list[tuple[str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     observed: set[str] = field(default_factory=set)

@@ -37,13 +37,14 @@ class PlanResult:
 
 
 def make_plan(desired: DesiredState, live: LiveState, targets: Sequence[str] = (), *,
-              server_moves: str = "rest", strict: bool = True) -> Plan:
+              server_moves: str = "rest", strict: bool = True, own_schedules: bool = True) -> Plan:
     """``make_plan_result(...).plan``: the plan alone."""
-    return make_plan_result(desired, live, targets, server_moves=server_moves, strict=strict).plan
+    return make_plan_result(desired, live, targets, server_moves=server_moves, strict=strict,
+                            own_schedules=own_schedules).plan
 
 
 def make_plan_result(desired: DesiredState, live: LiveState, targets: Sequence[str] = (), *,
-                     server_moves: str = "rest", strict: bool = True) -> PlanResult:
+                     server_moves: str = "rest", strict: bool = True, own_schedules: bool = True) -> PlanResult:
     """Compare the declared state with the live site and return the changes that reconcile them.
 
     ``desired`` must already be resolved for ``live.flavor`` (Cloud tasks carry their recurrence).
@@ -57,15 +58,19 @@ def make_plan_result(desired: DesiredState, live: LiveState, targets: Sequence[s
     Tableau Server (creating an incremental task, changing a task's type, or, with
     ``server_moves="rest"``, moving an incremental task). With ``strict=False`` (drift) those last
     changes stay in the plan with the reason as a warning.
+
+    ``own_schedules=False`` (a site of a deployment on Tableau Server, whose server schedules another plan owns:
+    ``plan/deployment.py``): the declared schedules are used by name, never created, changed or pruned here.
     """
     with gc_paused():
-        return _make_plan(desired, live, targets, server_moves, strict)
+        return _make_plan(desired, live, targets, server_moves, strict, own_schedules)
 
 
 def _make_plan(desired: DesiredState, live: LiveState, targets: Sequence[str], server_moves: str,
-               strict: bool) -> PlanResult:
+               strict: bool, own_schedules: bool) -> PlanResult:
     check_scope(desired, live)
-    ctx = Context(desired, live, resolve_extracts(desired, live), server_moves=server_moves, strict=strict)
+    ctx = Context(desired, live, resolve_extracts(desired, live), server_moves=server_moves, strict=strict,
+                  own_schedules=own_schedules)
     encryption = plan_encryption(ctx)
     tasks = plan_tasks(ctx)
     pruned, unmanaged_tasks = prune_tasks(ctx)

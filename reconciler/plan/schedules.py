@@ -37,7 +37,7 @@ def _plural(count: int, word: str) -> str:
 
 def plan_schedules(ctx: Context, task_drafts: list[Draft]) -> tuple[list[Draft], list[UnmanagedDraft]]:
     """Schedule changes (Server only), given the task changes already planned."""
-    if not ctx.on_server:
+    if not ctx.on_server or not ctx.own_schedules:
         return [], []
     drafts = [d for d in (_upsert(ctx, s) for s in ctx.desired.schedules) if d is not None]
     deletes, unmanaged = _undeclared(ctx, task_drafts)
@@ -163,7 +163,8 @@ def _undeclared(ctx: Context, task_drafts: list[Draft]) -> tuple[list[Draft], li
             removed_ids.add(change.target["task_id"])
         if change.action in (Action.CREATE, Action.MOVE) and "schedule_name" in change.target:
             arriving[change.target["schedule_name"]] = arriving.get(change.target["schedule_name"], 0) + 1
-    prune = ctx.desired.policy.prune
+    policy = ctx.desired.policy
+    prune = policy.prune if policy.prune_schedules is None else policy.prune_schedules
     drafts: list[Draft] = []
     unmanaged: list[UnmanagedDraft] = []
     for name in sorted(ctx.live_schedules):

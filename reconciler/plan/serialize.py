@@ -23,6 +23,7 @@ from typing import Any
 import reconciler
 from reconciler.errors import PlanError
 
+from .deployment import DeploymentPlan, SitePlan
 from .fingerprint import canonical_json, fingerprint
 from .types import (
     FORMAT_VERSION,
@@ -38,7 +39,8 @@ from .types import (
     Unmanaged,
 )
 
-__all__ = ["is_digest", "plan_digest", "plan_from_json", "plan_to_dict", "plan_to_json"]
+__all__ = ["DEPLOYMENT_KIND", "deployment_digest", "deployment_from_json", "deployment_to_dict", "deployment_to_json",
+           "is_deployment_json", "is_digest", "plan_digest", "plan_from_json", "plan_to_dict", "plan_to_json"]
 
 #: Keys of the plan JSON outside the digest: the digest itself, and the version of the tool that wrote it.
 _UNDIGESTED = ("digest", "reconciler_version")
@@ -298,4 +300,78 @@ def plan_from_json(text: str) -> Plan:
     unknown = sorted({d for c in plan.changes for d in c.depends_on} - set(addresses))
     if unknown:
         raise _invalid(f"depends_on names changes that are not in the plan: {', '.join(unknown)}")
+    return plan
+
+
+#: ``kind`` of a deployment's saved plan (a single site's plan has no ``kind``).
+DEPLOYMENT_KIND = "deployment"
+
+
+def _deployment_content(plan: DeploymentPlan) -> dict[str, object]:
+    return {
+        "format_version": FORMAT_VERSION,
+        "kind": DEPLOYMENT_KIND,
+        "reconciler_version": reconciler.__version__,
+        "server": plan.server,
+        "flavor": plan.flavor,
+        "owner": plan.owner,
+        "has_changes": plan.has_changes,
+        "failed": plan.failed,
+        "warnings": list(plan.warnings),
+        "sites": [{"label": s.label, "site": s.site, "error": s.error,
+                   "plan": plan_to_dict(s.plan) if s.plan is not None else None} for s in plan.sites],
+    }
+
+
+def deployment_digest(plan: DeploymentPlan) -> str:
+    """The sha256 of what a deployment's plan does: every site's plan digest, errors, and the schedule owner."""
+    content = {
+        "server": plan.server, "flavor": plan.flavor, "owner": plan.owner,
+        "sites": [{"label": s.label, "site": s.site, "error": s.error,
+                   "digest": plan_digest(s.plan) if s.plan is not None else None} for s in plan.sites],
+    }
+    return hashlib.sha256(canonical_json(content).encode("utf-8")).hexdigest()
+
+
+def deployment_to_dict(plan: DeploymentPlan) -> dict[str, object]:
+    return {**_deployment_content(plan), "digest": deployment_digest(plan)}
+
+
+def deployment_to_json(plan: DeploymentPlan) -> str:
+    """A deployment's saved plan: every site's saved plan (``plan_to_json``'s form) under ``sites``."""
+    return json.dumps(deployment_to_dict(plan), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
+def is_deployment_json(data: object) -> bool:
+    return isinstance(data, dict) and data.get("kind") == DEPLOYMENT_KIND
+
+
+def deployment_from_json(text: str) -> DeploymentPlan:
+    """Read a deployment's saved plan; every site's plan is checked as ``plan_from_json`` checks one."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise PlanError(
+            f"The saved plan is not valid JSON (line {error.lineno}, column {error.colno}: {error.msg}); "
+            "was the file truncated? Make a new plan with `reconciler plan --out`."
+        ) from error
+    if not is_deployment_json(data):
+        raise _invalid("it is not a deployment's plan")
+    r = _JsonObject(data, "")
+    sites = []
+    for n, entry in enumerate(r.objects("sites")):
+        raw = entry.data.get("plan")
+        site_plan = plan_from_json(json.dumps(raw)) if raw is not None else None
+        failure = entry.data.get("error")
+        if (site_plan is None) == (failure is None):
+            raise _invalid(f"sites[{n}] must have a plan or an error")
+        sites.append(SitePlan(entry.text("label"), entry.text("site"), plan=site_plan,
+                              error=str(failure) if failure is not None else None))
+    owner = data.get("owner")
+    plan = DeploymentPlan(server=r.text("server"), flavor=r.text("flavor"), sites=tuple(sites),
+                          owner=owner if isinstance(owner, str) else None, warnings=tuple(r.strings("warnings")))
+    if r.text("digest") != deployment_digest(plan):
+        raise PlanError(
+            "The saved plan was edited after it was made: its digest does not match its content. Nothing was "
+            "applied. Make a new plan with `reconciler plan DEPLOYMENT --out FILE` and review it.")
     return plan
