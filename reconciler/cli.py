@@ -92,19 +92,24 @@ def validate(
     config: Annotated[list[Path] | None, typer.Option(
         "--config", help="A directory (or file) plan reads as one configuration (repeatable). Each one that holds "
                          "a PATH is validated whole; for pre-commit, which passes only the changed files.")] = None,
+    site: Annotated[list[str] | None, typer.Option(
+        "--site", help="With a deployment folder: check every site, but report only this one (its label under "
+                       "sites/, or its contentUrl; repeatable).")] = None,
     debug: Debug = False,
     quiet: Quiet = False,
 ) -> None:
     """Check files offline: YAML syntax, the JSON Schema, and Tableau's rules. Never touches the network.
 
     All PATHs form one configuration (one site) unless --each: `reconciler validate --each sites/*`.
+    A deployment folder (deployment.yaml and a sites/ folder) is checked whole, with a line per site:
+    `reconciler validate deploy/`.
     With --config, each configuration holding a changed PATH is validated whole:
     `reconciler validate --config tableau/ tableau/sales.yaml`.
     """
     _state["debug"] = debug
     from reconciler.commands.validate import validate as run
 
-    raise typer.Exit(run(paths, flavor=flavor, quiet=quiet, each=each, configs=config or ()))
+    raise typer.Exit(run(paths, flavor=flavor, quiet=quiet, each=each, configs=config or (), sites=site or ()))
 
 
 @app.command()

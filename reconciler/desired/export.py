@@ -14,17 +14,21 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import yaml
 
 from reconciler.model import Item, LiveState, Recurrence, Schedule, site_label
 
-__all__ = ["export_document", "export_yaml"]
+__all__ = ["DEFAULT_SITE_LABEL", "export_deployment", "export_document", "export_yaml", "site_labels"]
 
 SCHEMA_HINT = ("# For editor completion, add a first line: "
                "# yaml-language-server: $schema=<path to reconciler's schemas/reconciler.schema.json>")
+DEPLOYMENT_SCHEMA_HINT = ("# For editor completion, add a first line: "
+                          "# yaml-language-server: $schema=<path to reconciler's schemas/deployment.schema.json>")
+#: The label (file name under ``sites/``) of the Default site, whose contentUrl is "".
+DEFAULT_SITE_LABEL = "default"
 _TIME = re.compile(r"^\d{2}:\d{2}$")
 
 
@@ -117,8 +121,13 @@ def unreported_items(live: LiveState) -> list[Item]:
     return sorted((i for i in live.items if (i.kind, i.id) in ids), key=lambda i: (i.kind, i.path))
 
 
-def export_document(live: LiveState, projects: Sequence[str] = ()) -> dict[str, Any]:
-    """The file form of ``live`` (only items under ``projects`` when given)."""
+def export_document(live: LiveState, projects: Sequence[str] = (),
+                    templates: Mapping[Recurrence, str] | None = None) -> dict[str, Any]:
+    """The file form of ``live`` (only items under ``projects`` when given).
+
+    On Cloud, ``templates`` names the schedule templates (a deployment names them once for all its sites);
+    by default each distinct recurrence of the site gets one, named after it.
+    """
     scope = [tuple(p.strip("/").split("/")) for p in projects]
     items = {(i.kind, i.id): i for i in live.items}
     tasks_by_item: dict[tuple[str, str], list[Any]] = defaultdict(list)
@@ -139,8 +148,9 @@ def export_document(live: LiveState, projects: Sequence[str] = ()) -> dict[str, 
     if cloud:
         recurrences = sorted({t.recurrence for tasks in tasks_by_item.values() for t in tasks if t.recurrence},
                              key=lambda r: (r.describe(), repr(r)))
-        template = _template_names(recurrences)
-        schedules = {name: recurrence.to_dict() for recurrence, name in sorted(template.items(), key=lambda x: x[1])}
+        template = dict(templates) if templates is not None else _template_names(recurrences)
+        schedules = {name: recurrence.to_dict() for recurrence, name in sorted(template.items(), key=lambda x: x[1])
+                     if recurrence in recurrences}
     else:
         used = {t.schedule for tasks in tasks_by_item.values() for t in tasks if t.schedule}
         schedules = {s.name: _schedule_entry(s) for s in live.schedules
@@ -181,12 +191,24 @@ def export_document(live: LiveState, projects: Sequence[str] = ()) -> dict[str, 
 def export_yaml(live: LiveState, projects: Sequence[str] = (), when: str = "", version: str = "") -> str:
     """The YAML text, with a header saying where and when it came from."""
     doc = export_document(live, projects)
-    site = site_label(live.site)
     header = [
         SCHEMA_HINT,
-        f"# Exported by reconciler {version} from {site} on {live.server} ({live.flavor}), {when}.".replace("  ", " "),
+        f"# Exported by reconciler {version} from {site_label(live.site)} on {live.server} ({live.flavor}), "
+        f"{when}.".replace("  ", " "),
         "# Review it, commit it, then `reconciler plan` should report no changes.",
+        *_notes(live),
     ]
+    return "\n".join(header) + "\n" + _dump(doc)
+
+
+def _dump(doc: dict[str, Any]) -> str:
+    return yaml.dump(doc, Dumper=_dumper_for(doc), sort_keys=False, allow_unicode=True, default_flow_style=False,
+                     width=120)
+
+
+def _notes(live: LiveState) -> list[str]:
+    """The header lines saying what Tableau did not fully report."""
+    header: list[str] = []
     if any(s.recurrence.days_unknown for s in live.schedules) and live.flavor != "cloud":
         header.append("# referenced_schedules: lists schedules whose monthly days Tableau does not report "
                       "(made in its web UI); reconciler uses them and never changes them.")
@@ -195,6 +217,85 @@ def export_yaml(live: LiveState, projects: Sequence[str] = (), when: str = "", v
         header.append(f"# Not managed: the tasks of {len(hidden)} item(s) with a monthly schedule whose days Tableau "
                       "does not report: " + ", ".join(f"{i.kind} {i.path}" for i in hidden[:5])
                       + (", ..." if len(hidden) > 5 else "") + ".")
-    body = yaml.dump(doc, Dumper=_dumper_for(doc), sort_keys=False, allow_unicode=True, default_flow_style=False,
-                     width=120)
-    return "\n".join(header) + "\n" + body
+    return header
+
+
+def site_labels(content_urls: Sequence[str]) -> list[str]:
+    """The label (file name under ``sites/``) of each site: its contentUrl, ``default`` for the Default site.
+
+    When a site's contentUrl is itself ``default``, the Default site becomes ``default-site`` (then
+    ``default-site-2``...), so that no two sites share a file.
+    """
+    taken = {url for url in content_urls if url}
+    label = DEFAULT_SITE_LABEL
+    count = 1
+    while label in taken:
+        label = "default-site" if count == 1 else f"default-site-{count}"
+        count += 1
+    return [url if url else label for url in content_urls]
+
+
+def export_deployment(server: str, flavor: str, schedules: Sequence[Schedule], sites: Sequence[tuple[str, LiveState]],
+                      when: str = "", version: str = "") -> dict[str, str]:
+    """A deployment folder describing ``sites``: relative path → file text.
+
+    ``deployment.yaml`` holds the server, the flavor and every schedule a site's tasks use: on Server the
+    server schedules (from ``schedules``, completed by the sites' own reads), those whose details Tableau did
+    not report (not read, or "Customized Monthly") under ``referenced_schedules:``; on Cloud one template per
+    distinct recurrence of all the sites. ``sites/LABEL.yaml`` holds each site as ``export_yaml`` writes it,
+    without ``server:``, ``flavor:`` and ``schedules:``, which the deployment file holds. A label given as ""
+    is the one ``site_labels`` gives the site. Loading the folder gives each site the state its own export gives.
+    """
+    labels = [label or fallback for (label, _), fallback in
+              zip(sites, site_labels([live.site for _, live in sites]), strict=True)]
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"two sites have the same label: {labels}")
+    cloud = flavor == "cloud"
+    deployment: dict[str, Any] = {"version": 1, "server": server, "flavor": flavor}
+    templates: dict[Recurrence, str] | None = None
+    if cloud:
+        recurrences = sorted({t.recurrence for _, live in sites for t in live.tasks
+                              if t.recurrence is not None and not t.recurrence.days_unknown},
+                             key=lambda r: (r.describe(), repr(r)))
+        templates = _template_names(recurrences)
+        if templates:
+            deployment["schedules"] = {name: recurrence.to_dict()
+                                       for recurrence, name in sorted(templates.items(), key=lambda x: x[1])}
+    else:
+        pool = {s.name: s for s in schedules}
+        for _, live in sites:
+            for schedule in live.schedules:
+                known = pool.get(schedule.name)
+                if known is None or (schedule.detailed and not known.detailed):
+                    pool[schedule.name] = schedule
+        used = {t.schedule for _, live in sites for t in live.tasks if t.schedule}
+        chosen = sorted((pool[name] for name in used if name in pool), key=lambda s: s.name)
+        managed = {s.name: _schedule_entry(s) for s in chosen if s.detailed and not s.recurrence.days_unknown}
+        referenced = [s.name for s in chosen if s.name not in managed]
+        if managed:
+            deployment["schedules"] = managed
+        if referenced:
+            deployment["referenced_schedules"] = referenced
+    header = [
+        DEPLOYMENT_SCHEMA_HINT,
+        f"# Exported by reconciler {version} from {server} ({flavor}), {when}: {len(sites)} "
+        f"site{'s' if len(sites) != 1 else ''} under sites/.".replace("  ", " "),
+        "# Review it, commit it, then `reconciler plan` on this folder should report no changes.",
+    ]
+    if "referenced_schedules" in deployment:
+        header.append("# referenced_schedules: lists schedules whose details Tableau does not report (such as "
+                      "monthly ones made in its web UI); reconciler uses them and never changes them.")
+    files = {"deployment.yaml": "\n".join(header) + "\n" + _dump(deployment)}
+    for label, (_, live) in zip(labels, sites, strict=True):
+        doc = export_document(live, templates=templates)
+        for key in ("server", "flavor", "schedules", "referenced_schedules"):
+            doc.pop(key, None)
+        site_header = [
+            SCHEMA_HINT,
+            f"# Exported by reconciler {version} from {site_label(live.site)} on {server} ({flavor}), "
+            f"{when}.".replace("  ", " "),
+            "# Its server, flavor and schedules are in ../deployment.yaml.",
+            *(line for line in _notes(live) if not line.startswith("# referenced_schedules:")),
+        ]
+        files[f"sites/{label}.yaml"] = "\n".join(site_header) + "\n" + _dump(doc)
+    return files

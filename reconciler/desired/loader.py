@@ -22,7 +22,7 @@ from reconciler.errors import DesiredStateInvalid, Problem
 from reconciler.gcpause import gc_paused
 from reconciler.model import DesiredState, Source
 
-__all__ = ["collect_files", "for_flavor", "load_desired"]
+__all__ = ["collect_files", "folder_name", "for_flavor", "load_desired"]
 
 _SUFFIXES = (".yaml", ".yml")
 
@@ -63,10 +63,25 @@ def _load(paths: Sequence[str | Path], flavor: str | None, env: Mapping[str, str
     if problems:
         if desired.flavor is not None:  # the platform rules too, on what could be read, so all come at once
             problems.extend(platform_problems(desired, desired.flavor, places))
+        problems.extend(_part_of_deployment(paths))
         raise DesiredStateInvalid(problems)
     if desired.flavor is not None:
         desired = _for_flavor(desired, desired.flavor, places)
     return replace(desired, notes=tuple(notes)) if notes else desired
+
+
+def _part_of_deployment(paths: Sequence[str | Path]) -> list[Problem]:
+    """A site's files read alone miss the deployment's schedules: say how to read them with it."""
+    from reconciler.desired.deployment import enclosing_deployment
+
+    found = enclosing_deployment(paths)
+    if found is None:
+        return []
+    root, label = found
+    shown = folder_name(root)
+    return [Problem(None, f"{_display(Path(paths[0]))} is part of the deployment {shown} (its site \"{label}\"), "
+                          f"whose schedules are declared in {shown}deployment.yaml: give the deployment folder "
+                          f"instead, as in `reconciler validate {shown} --site {label}`.")]
 
 
 def for_flavor(desired: DesiredState, flavor: str) -> DesiredState:
@@ -174,6 +189,12 @@ def _walk(root: Path, problems: list[Problem], notes: list[str]) -> list[Path]:
 
     visit(root)
     return found
+
+
+def folder_name(path: Path) -> str:
+    """A directory as messages show it: ``deploy/``, ``./`` for the current one."""
+    shown = _display(path)
+    return shown if shown.endswith("/") else shown + "/"
 
 
 def _display(path: Path) -> str:

@@ -16,6 +16,8 @@ from typing import Any
 from reconciler.desired.build import Fragment, Setting
 from reconciler.desired.schema import suggest
 from reconciler.errors import Problem
+from reconciler.hints import did_you_mean
+from reconciler.hints import suggest as close_matches
 from reconciler.model import (
     DesiredState,
     Extract,
@@ -38,9 +40,14 @@ Places = Mapping[Source, Mapping[str, Source]]
 _SETTING_NAMES = {"encryption": "encryption.mode"}
 
 
-def merge(fragments: Sequence[Fragment],
-          problems: list[Problem]) -> tuple[DesiredState, dict[Source, dict[str, Source]]]:
-    """Merge the files' fragments; problems found are appended to ``problems``."""
+def merge(fragments: Sequence[Fragment], problems: list[Problem],
+          declared_in: str | None = None) -> tuple[DesiredState, dict[Source, dict[str, Source]]]:
+    """Merge the files' fragments; problems found are appended to ``problems``.
+
+    ``declared_in`` names a deployment's server file when these are one site's files of a deployment (whose
+    schedules are declared there or in any site's files), for the message about a task naming a schedule
+    declared nowhere.
+    """
     settings: dict[str, Setting] = {}
     schedules: dict[str, Schedule] = {}
     folded: dict[str, Schedule] = {}  # Tableau's schedule names are case-insensitive (409021)
@@ -90,7 +97,13 @@ def merge(fragments: Sequence[Fragment],
     declared = {name for fragment in fragments for name in fragment.declared} | set(referenced)
     for fragment in fragments:
         for name, source in fragment.references:
-            if name not in declared:
+            if name not in declared and declared_in is not None:
+                problems.append(Problem(source, f'the schedule "{name}" is not declared under schedules: in '
+                                                f"{declared_in} or in any site's files."
+                                                f"{did_you_mean(close_matches(name, declared), name)} Declare it in "
+                                                f"{declared_in} (once, for every site), or name "
+                                                "a declared schedule."))
+            elif name not in declared:
                 problems.append(Problem(source, f'the schedule "{name}" is not declared under schedules:'
                                                 f"{_hint(suggest(name, declared))}"))
         _check_encryption(fragment, settings.get("encryption"), problems)

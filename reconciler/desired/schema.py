@@ -25,9 +25,11 @@ if TYPE_CHECKING:  # jsonschema is imported only when a file fails the fast chec
     import jsonschema
     from jsonschema.exceptions import ValidationError
 
-__all__ = ["SCHEMA_FILE", "check_schema", "describe_path", "load_schema", "suggest"]
+__all__ = ["DEPLOYMENT_SCHEMA_FILE", "SCHEMA_FILE", "check_schema", "describe_path", "load_schema", "suggest"]
 
 SCHEMA_FILE = "reconciler.schema.json"
+#: The schema of a deployment's server-level file (``deployment.yaml``).
+DEPLOYMENT_SCHEMA_FILE = "deployment.schema.json"
 
 _TYPE_NAMES = {"string": "text", "integer": "a whole number", "number": "a number", "boolean": "true or false",
                "object": "a mapping (key: value)", "array": "a list", "null": "nothing (null)"}
@@ -35,34 +37,34 @@ _TIME = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
 
 
 @cache
-def load_schema() -> dict[str, Any]:
-    """The JSON Schema of the desired-state file (read once, from the package data)."""
-    text = resources.files("reconciler.desired").joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
+def load_schema(name: str = SCHEMA_FILE) -> dict[str, Any]:
+    """The JSON Schema of the desired-state file, or of ``name`` (read once, from the package data)."""
+    text = resources.files("reconciler.desired").joinpath(name).read_text(encoding="utf-8")
     schema: dict[str, Any] = json.loads(text)
     return schema
 
 
 @cache
-def _validator() -> jsonschema.protocols.Validator:
+def _validator(name: str) -> jsonschema.protocols.Validator:
     import jsonschema
 
-    schema = load_schema()
+    schema = load_schema(name)
     cls = jsonschema.validators.validator_for(schema)
     return cls(schema)
 
 
 @cache
-def _fast() -> Check | None:
-    return compile_check(load_schema())
+def _fast(name: str) -> Check | None:
+    return compile_check(load_schema(name))
 
 
-def check_schema(data: Any, locator: Locator) -> list[tuple[PathKey, Problem]]:
-    """The schema errors of one file's data, each with the path it concerns."""
-    fast = _fast()
+def check_schema(data: Any, locator: Locator, schema: str = SCHEMA_FILE) -> list[tuple[PathKey, Problem]]:
+    """The schema errors of one file's data (against the schema file ``schema``), each with the path it concerns."""
+    fast = _fast(schema)
     if fast is not None and fast(data):
         return []
     out: list[tuple[PathKey, Problem]] = []
-    for error in _validator().iter_errors(data):
+    for error in _validator(schema).iter_errors(data):
         out.extend(_problems(error, data, locator))
     return out
 
