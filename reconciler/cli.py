@@ -329,8 +329,9 @@ def demo(debug: Debug = False) -> None:
 
 @app.command()
 def schema(
-    name: Annotated[str, typer.Argument(help="desired-state (the YAML files) or plan (plan --out, "
-                                             "plan --format json).")] = "desired-state",
+    name: Annotated[str, typer.Argument(help="desired-state (the YAML files of a site), deployment (a deployment "
+                                             "folder's deployment.yaml) or plan (plan --out, plan --format "
+                                             "json).")] = "desired-state",
 ) -> None:
     """Print a JSON Schema shipped with this version: for editors, CI and policy checks.
 

@@ -41,6 +41,7 @@ def test_version_matches_the_package_metadata() -> None:
 
 
 @pytest.mark.parametrize(("name", "file"), [("desired-state", "reconciler.schema.json"),
+                                             ("deployment", "deployment.schema.json"),
                                              ("plan", "plan.schema.json")])
 def test_schema_prints_the_installed_schemas(cli: Any, name: str, file: str) -> None:
     args = ("schema",) if name == "desired-state" else ("schema", name)
@@ -54,7 +55,7 @@ def test_schema_prints_the_installed_schemas(cli: Any, name: str, file: str) -> 
 
 def test_schema_refuses_an_unknown_name(cli: Any) -> None:
     result = cli("schema", "pipeline")
-    assert result.code == 1 and "desired-state, plan" in result.err
+    assert result.code == 1 and "desired-state, deployment, plan" in result.err
 
 
 def test_schemastore_catalog_entry_points_at_the_schema() -> None:

@@ -12,7 +12,7 @@ import typer
 import yaml
 
 from reconciler.cli import app
-from reconciler.desired.schema import load_schema
+from reconciler.desired.schema import DEPLOYMENT_SCHEMA_FILE, load_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -65,6 +65,8 @@ def _keys(schema: Any) -> set[str]:
 def test_file_format_and_plan_pages_have_every_key() -> None:
     generator = _generator()
     for text, schema in ((generator.file_format_markdown(), load_schema()),
+                         (generator.deployment_markdown(),
+                          {"properties": load_schema(DEPLOYMENT_SCHEMA_FILE)["properties"]}),
                          (generator.plan_markdown(),
                           json.loads((ROOT / "schemas" / "plan.schema.json").read_text(encoding="utf-8")))):
         missing = [key for key in _keys(schema) if f"{key}`" not in text]
@@ -73,7 +75,8 @@ def test_file_format_and_plan_pages_have_every_key() -> None:
 
 def test_markers_are_replaced_by_the_hook() -> None:
     generator = _generator()
-    for page, marker in (("cli.md", "cli"), ("file-format.md", "file-format"), ("plan-format.md", "plan")):
+    for page, marker in (("cli.md", "cli"), ("file-format.md", "file-format"), ("plan-format.md", "plan"),
+                         ("file-format.md", "deployment")):
         markdown = (ROOT / "docs" / page).read_text(encoding="utf-8")
         assert f"<!-- reference: {marker} -->" in markdown
         assert "<!-- reference:" not in generator.on_page_markdown(markdown)

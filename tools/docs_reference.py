@@ -3,7 +3,8 @@
 ``docs/file-format.md`` holds ``<!-- reference: file-format -->``: replaced by every key of the desired-state
 JSON Schema with its type and description. ``docs/cli.md`` holds ``<!-- reference: cli -->``: replaced by every
 command of the typer app with its help and options. ``docs/plan-format.md`` holds ``<!-- reference: plan -->``:
-the keys of the plan schema. ``python tools/docs_reference.py cli|file-format|plan`` prints one.
+the keys of the plan schema. ``<!-- reference: deployment -->`` (also in ``docs/file-format.md``): the keys of a
+deployment's ``deployment.yaml``. ``python tools/docs_reference.py cli|file-format|plan|deployment`` prints one.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Iterator
 from importlib import resources
 from typing import Any
 
-MARKERS = ("file-format", "cli", "plan")
+MARKERS = ("file-format", "cli", "plan", "deployment")
 
 
 def _cell(text: str) -> str:
@@ -67,12 +68,12 @@ def _nested(properties: dict[str, Any], prefix: str) -> Iterator[str]:
             yield from _nested(sub["properties"], f"{label}.")
 
 
-def schema_markdown(schema: dict[str, Any], title: str) -> str:
+def schema_markdown(schema: dict[str, Any], title: str, defs: bool = True) -> str:
     out = [f"{_cell(schema.get('description', ''))}", "", f"Schema `$id`: `{schema['$id']}`", "",
            f"### {title}", ""]
     out += _table(schema["properties"], schema.get("required", []))
     out += list(_nested(schema["properties"], ""))
-    for name, sub in schema.get("$defs", {}).items():
+    for name, sub in schema.get("$defs", {}).items() if defs else ():
         out += ["", f"### {name}", ""]
         if sub.get("description"):
             out += [_cell(sub["description"]), ""]
@@ -91,6 +92,11 @@ def _schema(package: str, name: str) -> dict[str, Any]:
 
 def file_format_markdown() -> str:
     return schema_markdown(_schema("reconciler.desired", "reconciler.schema.json"), "Top level")
+
+
+def deployment_markdown() -> str:
+    """The server file of a deployment; its ``schedule`` is the site file's (described once, above it)."""
+    return schema_markdown(_schema("reconciler.desired", "deployment.schema.json"), "deployment.yaml", defs=False)
 
 
 def plan_markdown() -> str:
@@ -145,7 +151,8 @@ def cli_markdown() -> str:
     return "\n".join(out) + "\n"
 
 
-GENERATORS = {"file-format": file_format_markdown, "cli": cli_markdown, "plan": plan_markdown}
+GENERATORS = {"file-format": file_format_markdown, "cli": cli_markdown, "plan": plan_markdown,
+              "deployment": deployment_markdown}
 
 
 def on_page_markdown(markdown: str, **_: Any) -> str:

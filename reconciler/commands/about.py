@@ -13,6 +13,7 @@ __all__ = ["SCHEMAS", "schema", "schema_text", "version_text"]
 
 #: ``reconciler schema NAME`` → the package resource holding it.
 SCHEMAS = {"desired-state": ("reconciler.desired", "reconciler.schema.json"),
+           "deployment": ("reconciler.desired", "deployment.schema.json"),
            "plan": ("reconciler", "schemas/plan.schema.json")}
 
 

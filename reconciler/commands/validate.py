@@ -105,7 +105,7 @@ def _deployment_summary(deployment: Deployment) -> str:
         files = len(desired.files)
         lines.append(f"  {site.label:<{width}}  {site_label(desired.site or '')}: {files} file{_s(files)}, "
                      f"{len(desired.extracts)} item{_s(len(desired.extracts))}, {len(tasks)} refresh "
-                     f"task{_s(len(tasks))} on {used} of the {kind}")
+                     f"task{_s(len(tasks))} using {used} {kind[:-1] if used == 1 else kind}")
     return "\n".join(lines)
 
 

@@ -10,7 +10,8 @@ import jsonschema
 import pytest
 
 from reconciler.cli import main
-from reconciler.desired import load_desired, load_schema
+from reconciler.desired import load_deployment, load_desired, load_schema
+from reconciler.desired.schema import DEPLOYMENT_SCHEMA_FILE
 from reconciler.desired.yamlpos import parse_text
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -19,6 +20,11 @@ EXAMPLES = ROOT / "examples"
 FILES = sorted(p for p in EXAMPLES.rglob("*")
                if p.suffix in (".yaml", ".yml") and "ci" not in p.relative_to(EXAMPLES).parts)
 TARGETS = ["server-site.yaml", "cloud-site.yaml", "encryption.yaml", "multi-file"]
+DEPLOYMENTS = ["deployment", "deployment-cloud"]
+
+
+def _schema_file(path: Path) -> str:
+    return DEPLOYMENT_SCHEMA_FILE if path.name == "deployment.yaml" else "reconciler.schema.json"
 
 
 def test_the_examples_exist() -> None:
@@ -41,7 +47,7 @@ def test_example_matches_the_schema_directly(path: Path) -> None:
     # read YAML 1.2-style keys as text, so the data comes from our parser, without interpolation.
     parsed, problems = parse_text(path.read_text(encoding="utf-8"), path.name, lambda text: text)
     assert not problems and parsed is not None
-    jsonschema.validate(parsed.data, load_schema(), cls=jsonschema.Draft202012Validator)
+    jsonschema.validate(parsed.data, load_schema(_schema_file(path)), cls=jsonschema.Draft202012Validator)
 
 
 @pytest.mark.parametrize("path", FILES, ids=[str(p.relative_to(EXAMPLES)) for p in FILES])
@@ -49,7 +55,32 @@ def test_example_points_editors_at_the_schema(path: Path) -> None:
     first = path.read_text(encoding="utf-8").splitlines()[0]
     assert first.startswith("# yaml-language-server: $schema=")
     target = (path.parent / first.split("$schema=", 1)[1]).resolve()
-    assert target == (ROOT / "schemas" / "reconciler.schema.json").resolve()
+    assert target == (ROOT / "schemas" / _schema_file(path)).resolve()
+
+
+@pytest.mark.parametrize("target", DEPLOYMENTS)
+def test_deployment_example_validates_with_a_line_per_site(target: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", str(EXAMPLES / target)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].endswith(f"{target}/: a deployment of 3 sites on https://tableau.example.com", 0,
+                             lines[0].index(", 10 files"))
+    assert [line.split()[0] for line in lines[1:]] == ["default", "finance", "marketing"]
+    assert main(["validate", str(EXAMPLES / target), "--site", "finance"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 2
+
+
+@pytest.mark.parametrize(("target", "flavor"), [("deployment", "server"), ("deployment-cloud", "cloud")])
+def test_deployment_examples_share_schedules_across_sites(target: str, flavor: str) -> None:
+    deployment = load_deployment(EXAMPLES / target)
+    assert deployment.flavor == flavor
+    assert [(s.label, s.desired.site) for s in deployment.sites] == [("default", ""), ("finance", "finance"),
+                                                                     ("marketing", "marketing")]
+    used = [{t.schedule for e in s.desired.extracts for t in e.refresh or ()} for s in deployment.sites]
+    # the new schedule is used by two sites; every schedule of the file is used by some site
+    assert [("Nightly 04:00" in names) for names in used] == [False, True, True]
+    declared = {s.name for s in deployment.schedules} | {r.name for r in deployment.referenced_schedules}
+    assert set().union(*used) == declared
+    assert len(deployment.sites[0].desired.files) > 1  # the Default site is a folder of files
 
 
 def test_examples_use_both_flavors_and_every_frequency() -> None:
