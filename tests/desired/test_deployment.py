@@ -94,7 +94,7 @@ def test_a_deployment_is_given_alone(deploy: Path) -> None:
         "deploy/ is a deployment folder (it holds deployment.yaml), given with other paths; a deployment is given "
         "alone: name only its folder (deploy/), which reads every site under its sites/ folder (--site picks some), "
         "or name one site's files without the deployment.")
-    with pytest.raises(UsageError, match="deploy/deployment.yaml is the server file of the deployment deploy/"):
+    with pytest.raises(UsageError, match=r"deploy/deployment\.yaml is the server file of the deployment deploy/"):
         find_deployment([deploy / "sites" / "finance.yaml", deploy / "deployment.yaml"])
 
 
@@ -364,3 +364,38 @@ def test_the_schema_accepts_the_server_file_and_refuses_site_keys() -> None:
     for extra in ({"site": "x"}, {"extracts": []}, {"encryption": {"mode": "enabled"}},
                   {"policy": {"protect": []}}):
         assert list(validator.iter_errors({**parsed.data, **extra}))
+
+
+# --- validate ------------------------------------------------------------------------------------------------------
+def test_validate_prints_a_line_per_site(deploy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from reconciler.cli import main
+
+    assert main(["validate", str(deploy)]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "deploy/: a deployment of 2 sites on https://tableau.example.com, 4 files: 2 schedules (flavor: server)",
+        "  default  the Default site: 2 files, 1 item, 1 refresh task using 1 schedule",
+        '  finance  site "finance": 1 file, 1 item, 2 refresh tasks using 2 schedules']
+    assert main(["validate", str(deploy), "--site", "finance", "--flavor", "server"]) == 0
+    assert capsys.readouterr().out.splitlines()[1:] == [
+        '  finance  site "finance": 1 file, 1 item, 2 refresh tasks using 2 schedules']
+
+
+def test_validate_reports_a_deployments_errors_and_refuses_site_for_one_site(deploy: Path,
+                                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    from reconciler.cli import main
+
+    write(deploy, "sites/finance.yaml", FINANCE + 'schedules:\n  Nightly 02:00:\n    frequency: daily\n'
+                                                  '    start: "03:00"\n')
+    assert main(["validate", str(deploy)]) == 1
+    err = capsys.readouterr().err
+    assert 'deploy/sites/finance.yaml:9:3: schedule "Nightly 02:00" differs from deploy/deployment.yaml:5:3' in err
+    assert main(["validate", str(deploy / "sites" / "default"), "--site", "x"]) == 1
+    assert "--site picks sites of a deployment" in capsys.readouterr().err
+
+
+def test_validate_each_is_unchanged(deploy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--each reads every path as one site's configuration, as before (a deployment folder is one of those)."""
+    from reconciler.cli import main
+
+    assert main(["validate", "--each", str(deploy / "sites" / "default" / "site.yaml")]) == 0
+    assert "1 file: 0 schedules" in capsys.readouterr().out
