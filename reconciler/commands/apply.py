@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import sys
 import threading
@@ -16,13 +17,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.text import Text
 
 from reconciler.apply import ApplyResult, Outcome, TaskMover, apply_plan
+from reconciler.commands.deployment import apply_order, check_site_limits, make_from_files, site_settings
 from reconciler.commands.files import check_output_path
 from reconciler.commands.options import ConnectionOptions
 from reconciler.commands.output import Output
 from reconciler.commands.plan import check_move_strategy, describe_gaps, read_and_plan
 from reconciler.commands.settings import resolve_settings
-from reconciler.desired import load_desired
+from reconciler.desired import find_deployment, load_desired
 from reconciler.errors import ApplyFailed, ApplyInterrupted, ReconcilerError, StalePlanError, UsageError
+from reconciler.gcpause import gc_paused
 from reconciler.model import LiveState, site_label
 from reconciler.plan import (
     Action,
@@ -32,9 +35,12 @@ from reconciler.plan import (
     plan_digest,
     plan_from_json,
 )
+from reconciler.plan.deployment import DeploymentPlan, SitePlan
 from reconciler.plan.saved import check_saved_changes, what_changed
+from reconciler.plan.serialize import deployment_digest, deployment_from_json, is_deployment_json
 from reconciler.report import render_plan_text
-from reconciler.tableau.connect import Connection, connect
+from reconciler.report.deployment import render_deployment_text
+from reconciler.tableau.connect import Connection, ConnectionSettings, connect
 from reconciler.tableau.lock import ApplyLock
 from reconciler.tableau.read import read_site, read_tasks
 from reconciler.tableau.vizportal import (
@@ -54,12 +60,25 @@ def _is_saved_plan(paths: Sequence[Path]) -> bool:
     return len(paths) == 1 and paths[0].is_file() and paths[0].suffix.lower() == ".json"
 
 
-def _load_saved(path: Path) -> Plan:
+def _read_saved(path: Path) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise UsageError(f"Cannot read the saved plan {path}: {error}.") from error
-    return plan_from_json(text)
+
+
+def _load_saved(path: Path) -> Plan:
+    return plan_from_json(_read_saved(path))
+
+
+def _load_saved_deployment(path: Path) -> DeploymentPlan | None:
+    """The deployment's plan saved in ``path``; None when it holds a single site's plan."""
+    text = _read_saved(path)
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        return None  # plan_from_json says what is wrong with it
+    return deployment_from_json(text) if is_deployment_json(data) else None
 
 
 def _check_fresh(saved: Plan, live: LiveState, conn: Connection) -> None:
@@ -124,6 +143,19 @@ def apply(paths: Sequence[Path], options: ConnectionOptions, *, auto_approve: bo
     if journal is not None:
         check_output_path(journal, "--journal")
     output = Output(options.quiet)
+    root = find_deployment(paths)
+    saved_deployment = _load_saved_deployment(paths[0]) if root is None and _is_saved_plan(paths) else None
+    if root is not None or saved_deployment is not None:
+        if move_strategy == "vizportal":
+            raise UsageError(f"{VIZPORTAL_FEATURE} is not available for a whole deployment yet: apply each site "
+                             "with its own files (reconciler apply sites/NAME ...). Nothing was applied.")
+        if targets and saved_deployment is not None:
+            raise UsageError("--target limits a plan made from files; a saved plan is applied exactly as it was "
+                             "saved. Nothing was applied.")
+        return _apply_deployment(root, saved_deployment, options, output, auto_approve=auto_approve,
+                                 parallelism=parallelism, journal=journal, allow_mass_delete=allow_mass_delete,
+                                 targets=targets, expected=expected, break_lock=break_lock,
+                                 allow_overload=allow_overload)
     if targets and _is_saved_plan(paths):
         raise UsageError("--target limits a plan made from files; a saved plan is applied exactly as it was saved. "
                          "Make the limited plan with `reconciler plan PATH --target SELECTOR --out FILE`.")
@@ -349,3 +381,114 @@ def _report(result: ApplyResult, output: Output, journal: Path | None, attempts:
         raise ApplyFailed(f"{len(result.failed)} change(s) failed{named} and {len(result.skipped)} were skipped; "
                           f"the rest were applied.{busy} Fix the cause and run apply again: it converges.{where}")
     return 0
+
+
+def _apply_deployment(root: Path | None, saved: DeploymentPlan | None, options: ConnectionOptions, output: Output, *,
+                      auto_approve: bool, parallelism: int, journal: Path | None, allow_mass_delete: bool,
+                      targets: Sequence[str], expected: str | None, break_lock: bool, allow_overload: bool) -> int:
+    """Apply a deployment (its files, or its saved plan): every site's plan shown, one confirmation, then site by
+    site in ``apply_order``. Nothing is written while any site failed to plan or any site's limits refuse; a saved
+    plan is first checked against every site, so one stale site stops it before anything is written."""
+    with gc_paused():
+        if saved is None:
+            assert root is not None
+            deployment, _, plan = make_from_files(root, options, output, targets, "rest")
+        else:
+            plan, deployment = saved, None
+        output.result(render_deployment_text(plan, color=output.color))
+    if plan.failed:
+        names = ", ".join(s.label for s in plan.sites if s.error is not None)
+        raise ReconcilerError(f"Nothing was applied: site(s) {names} could not be planned (see above). Fix them, "
+                              "or apply the other sites only with --site.")
+    if not plan.has_changes:
+        return 0
+    if expected is not None and deployment_digest(plan) != expected:
+        raise StalePlanError(
+            f"The deployment plan's digest is {deployment_digest(plan)}, not the reviewed {expected}: the files or "
+            "a site changed since the review. Nothing was applied. Make a new plan, review it, and apply with its "
+            "digest.")
+    check_site_limits(plan, allow_mass_delete, allow_overload)
+    steps = apply_order(plan)
+
+    def settings_for(site: SitePlan) -> ConnectionSettings:
+        if deployment is not None:
+            files = next(f for f in deployment.sites if f.label == site.label)
+            return site_settings(options, deployment, files)
+        site_options = replace(options, server=options.server or plan.server, site=site.site)
+        return resolve_settings(site_options, None)
+
+    # The live state each step writes against: the plan's own read, or (a saved plan) a fresh read of every
+    # site, checked before the first write.
+    lives: dict[str, LiveState] = {s.label: s.result.live for s in plan.sites if s.result is not None}
+    if saved is not None:
+        for site, check in steps:
+            if check and site.plan is not None:
+                lives[site.label] = _check_site(site, settings_for(site), output)
+    total = sum(len(s.plan.changes) for s, _ in steps if s.plan is not None)
+    if not auto_approve:
+        _confirm(total)
+    results: list[tuple[str, ApplyResult]] = []
+    with ExitStack() as stack:
+        signals = stack.enter_context(_Signals())
+        journal_file = stack.enter_context(open(journal, "a", encoding="utf-8")) if journal is not None else None
+        for site, check in steps:
+            assert site.plan is not None
+            if not check and any(r.failed or r.skipped for _, r in results):
+                output.warn(f"The server schedule deletes ({len(site.plan.changes)}) were not made: a site's changes "
+                            "did not all succeed, and deleting a schedule deletes the tasks still on it. Fix the "
+                            "failures and run apply again.")
+                break
+            output.note(f"Applying site {site.label} ({len(site.plan.changes)} change"
+                        f"{'s' if len(site.plan.changes) != 1 else ''}) ...")
+            result = _apply_site(site.plan, lives[site.label], settings_for(site), output, check=check,
+                                 parallelism=parallelism, journal=journal_file, break_lock=break_lock,
+                                 signals=signals)
+            results.append((site.label, result))
+            if signals.received is not None:
+                break
+    failed = [(label, r) for label, r in results if r.failed or r.skipped]
+    for label, result in results:
+        output.result(f"Site {label}: {result.summary()}.")
+    if signals.received is not None:
+        raise ApplyInterrupted(f"Apply interrupted ({signal.Signals(signals.received).name}) after the actions in "
+                               "flight finished; run apply again to finish (it plans afresh).", 128 + signals.received)
+    if failed:
+        for _, result in failed:
+            _report_problems(result, output)
+        raise ApplyFailed(f"Changes failed on {len(failed)} site(s) ({', '.join(label for label, _ in failed)}); the "
+                          "rest were applied. Fix the cause and run apply again: it converges.")
+    output.result(f"Apply complete: {len(results)} step(s) on {len({label for label, _ in results})} site(s).")
+    return 0
+
+
+def _check_site(site: SitePlan, settings: ConnectionSettings, output: Output) -> LiveState:
+    """A saved plan's site read again: refused (StalePlanError) when anything its plan read changed since."""
+    assert site.plan is not None
+    with connect(settings, warn=output.warn) as conn:
+        names = [key.split(":", 1)[1] for key in site.plan.observed if key.startswith("schedule:")]
+        with output.status(f"Reading {site_label(settings.site)} ..."):
+            live = read_site(conn, None, flavor=site.plan.flavor, schedule_details="declared", schedule_names=names)
+        try:
+            _check_fresh(site.plan, live, conn)
+        except StalePlanError as error:
+            raise StalePlanError(f"Site {site.label}: {error}") from error
+        check_saved_changes(site.plan, live)
+    return live
+
+
+def _apply_site(plan: Plan, live: LiveState, settings: ConnectionSettings, output: Output, *, check: bool,
+                parallelism: int, journal: IO[str] | None, break_lock: bool, signals: _Signals) -> ApplyResult:
+    """One step of a deployment's apply: sign in, take the site's lock, check that no task changed since
+    ``live`` was read (``check``), apply. A refusal raises before anything on the site is written."""
+    with ExitStack() as stack:
+        conn = stack.enter_context(connect(settings, warn=output.warn))
+        gaps = permission_gaps(plan, live)
+        if gaps:
+            raise ReconcilerError(describe_gaps(live, gaps, "nothing more was applied"))
+        stack.enter_context(ApplyLock(conn, break_lock=break_lock, warn=output.warn))
+        if check:
+            _check_unchanged(plan, replace(live, tasks=read_tasks(conn)))
+        writer = Writer(conn, live.flavor)
+        schedule_ids = {s.name: s.id for s in live.schedules if s.id}
+        signals.executing = True
+        return _execute(plan, writer, schedule_ids, parallelism, journal, output, None, signals.stop)

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from reconciler.commands.deployment import drift_deployment
 from reconciler.commands.files import atomic_write, check_output_path, created_note
 from reconciler.commands.history import DEFAULT_HISTORY_DAYS, read_health
 from reconciler.commands.options import ConnectionOptions
 from reconciler.commands.output import Output
 from reconciler.commands.plan import read_and_plan
 from reconciler.commands.settings import resolve_settings
-from reconciler.desired import load_desired
+from reconciler.desired import find_deployment, load_desired
 from reconciler.errors import UsageError
 from reconciler.gcpause import gc_paused
 from reconciler.plan import make_drift
@@ -39,6 +40,10 @@ def _drift(paths: Sequence[Path], options: ConnectionOptions, *, fmt: str = "tex
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}.")
     if output_file is not None:
         check_output_path(output_file, "--output", create=True)
+    root = find_deployment(paths)
+    if root is not None:
+        return drift_deployment(root, options, fmt=fmt, output_file=output_file, fail_on_unhealthy=fail_on_unhealthy,
+                                history_days=history_days)
     output = Output(options.quiet)
     desired = load_desired(paths)
     with connect(resolve_settings(options, desired, warn=output.warn), warn=output.warn) as conn:

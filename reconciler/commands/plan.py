@@ -6,11 +6,12 @@ import shlex
 from collections.abc import Sequence
 from pathlib import Path
 
+from reconciler.commands.deployment import plan_deployment
 from reconciler.commands.files import atomic_write, check_output_path, created_note
 from reconciler.commands.options import ConnectionOptions
 from reconciler.commands.output import Output, announce_files
 from reconciler.commands.settings import resolve_settings
-from reconciler.desired import for_flavor, load_desired
+from reconciler.desired import find_deployment, for_flavor, load_desired
 from reconciler.errors import UsageError
 from reconciler.gcpause import gc_paused
 from reconciler.model import DesiredState, LiveState
@@ -69,6 +70,10 @@ def _plan(paths: Sequence[Path], options: ConnectionOptions, *, out: Path | None
     check_move_strategy(move_strategy)
     if out is not None:
         check_output_path(out, "--out", create=True)
+    root = find_deployment(paths)
+    if root is not None:
+        return plan_deployment(root, options, out=out, fmt=fmt, detailed_exitcode=detailed_exitcode,
+                               targets=targets, move_strategy=move_strategy)
     output = Output(options.quiet)
     desired = load_desired(paths)
     with connect(resolve_settings(options, desired, warn=output.warn), warn=output.warn) as conn:

@@ -115,7 +115,7 @@ def make_deployment_plan(
     a refused change) carries its error; the others are planned all the same.
     """
     flavor = deployment.flavor or next((r.flavor for _, r in reads if isinstance(r, LiveState)), "server")
-    server = deployment.server or next((r.server for _, r in reads if isinstance(r, LiveState)), "")
+    server = next((r.server for _, r in reads if isinstance(r, LiveState)), deployment.server or "")
     planned: dict[str, SitePlan] = {}
     lives: dict[str, LiveState] = {}
     for files, read in reads:

@@ -67,10 +67,13 @@ def _totals(plan: DeploymentPlan) -> Plan | None:
 
 
 def _summary(plan: DeploymentPlan) -> str:
-    changed = sum(1 for s in plan.sites if s.plan is not None and s.plan.has_changes)
+    changed = sum(1 for s in plan.sites if s.plan is not None and site_view(s.plan, s.label == plan.owner).has_changes)
     failed = sum(1 for s in plan.sites if s.error is not None)
     matching = len(plan.sites) - changed - failed
     parts = [f"{changed} with changes", f"{matching} matching"] + ([f"{failed} failed"] if failed else [])
+    owner = plan.owner_plan
+    if owner is not None and server_view(owner).has_changes:
+        parts.insert(0, "server schedules changed")
     totals = _totals(plan)
     counted = f" {summary_line(totals)}" if totals is not None and totals.has_changes else ""
     return f"Deployment: {len(plan.sites)} site{'s' if len(plan.sites) != 1 else ''}, {', '.join(parts)}.{counted}"
@@ -88,8 +91,8 @@ def render_deployment_text(plan: DeploymentPlan, color: bool = False) -> str:
     if owner is not None:
         out += [f"=== Server schedules (used by every site; planned with site {plan.owner}) ===", ""]
         view = server_view(owner)
-        out.append(render_plan_text(view, color).rstrip("\n") if view.changes or view.unmanaged
-                   else "No changes to the server schedules.")
+        out.append(render_plan_text(view, color, title=f"Server schedules on {plan.server}").rstrip("\n")
+                   if view.changes or view.unmanaged else "No changes to the server schedules.")
         out.append("")
     for site in plan.sites:
         out += [f"=== {_heading(site)} ===", ""]

@@ -72,14 +72,16 @@ def _change_block(lines: _Lines, change: ResourceChange) -> None:
 UNMANAGED_SHOWN = 5
 
 
-def render_plan_text(plan: Plan, color: bool = False) -> str:
-    """The plan for a terminal: one block per change, unmanaged objects, warnings, a summary line."""
+def render_plan_text(plan: Plan, color: bool = False, title: str | None = None) -> str:
+    """The plan for a terminal: one block per change, unmanaged objects, warnings, a summary line.
+
+    ``title`` replaces the ``Plan for <site>`` line (a deployment's server schedules belong to no one site)."""
     lines = _Lines()
     if not plan.has_changes:
         lines.add((NO_CHANGES, "bold green"))
         lines.blank()
     else:
-        lines.add(("Plan for ", "bold"), (site_title(plan.site, plan.server, plan.flavor), "bold"))
+        lines.add((title or f"Plan for {site_title(plan.site, plan.server, plan.flavor)}", "bold"))
         lines.blank()
         lines.add("Reconciler will perform the following actions, in this order:")
         lines.blank()

@@ -140,7 +140,8 @@ def list_all(conn: Connection, url: str, element: str, doing: str) -> list[ET.El
 def read_site(conn: Connection, desired: DesiredState | None = None, *, flavor: str | None = None,
               schedule_details: ScheduleDetails = "declared", schedule_names: Collection[str] = (),
               parallelism: int = READ_PARALLELISM,
-              progress: Callable[[str], None] | None = None) -> LiveState:
+              progress: Callable[[str], None] | None = None,
+              server_schedules: LiveState | None = None) -> LiveState:
     """Read everything a plan needs from the signed-in site.
 
     ``flavor`` is the files' (or the flag's); when None it is detected: Tableau Cloud answers
@@ -152,14 +153,18 @@ def read_site(conn: Connection, desired: DesiredState | None = None, *, flavor: 
     the site and the task list first (the largest answer; it is parsed in its worker as soon as it
     arrives), then the first page of each list, then the other pages, then the schedule details,
     which start as soon as the schedule list is known (for ``used``, once the task list is).
+
+    ``server_schedules`` (Tableau Server): another site's read of the same server, whose schedules (server-wide)
+    are taken as they are instead of being read again: the sites of a deployment after the first.
     """
     with gc_paused():
-        return _read_site(conn, desired, flavor, schedule_details, schedule_names, parallelism, progress)
+        return _read_site(conn, desired, flavor, schedule_details, schedule_names, parallelism, progress,
+                          server_schedules)
 
 
 def _read_site(conn: Connection, desired: DesiredState | None, flavor: str | None,
                schedule_details: ScheduleDetails, schedule_names: Collection[str], parallelism: int,
-               progress: Callable[[str], None] | None) -> LiveState:
+               progress: Callable[[str], None] | None, known: LiveState | None) -> LiveState:
     note = progress or (lambda _message: None)
     base, site = conn.base_url, conn.site_url
     with ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="read") as pool:
@@ -170,10 +175,10 @@ def _read_site(conn: Connection, desired: DesiredState | None, flavor: str | Non
         user_future = pool.submit(_read_user, reader, f"{site}/users/{conn.server.user_id}")
         # Pruning a server schedule is safe only when no other site uses it: with one site, none does.
         sites_future = pool.submit(_count_sites, reader, base) if (
-            flavor != "cloud" and desired is not None and desired.policy.prune) else None
+            flavor != "cloud" and desired is not None and desired.policy.prune and known is None) else None
         tasks_future = pool.submit(_read_tasks, reader, f"{site}/tasks/extractRefreshes")
         schedule_list = reader.paged(f"{base}/schedules", "schedule", "listing server schedules") \
-            if flavor != "cloud" else None
+            if flavor != "cloud" and known is None else None
         project_list = reader.paged(f"{site}/projects", "project", "listing projects")
         item_lists = {
             "datasource": reader.rows(f"{site}/datasources{items_url}", "datasource", "listing data sources"),
@@ -186,6 +191,8 @@ def _read_site(conn: Connection, desired: DesiredState | None, flavor: str | Non
         site_xml = wire.find(site_future.result(), "site")
         encryption_mode = (site_xml.get("extractEncryptionMode") if site_xml is not None else None) or "disabled"
         listing = _list_schedules(schedule_list) if schedule_list is not None else None
+        if known is not None and known.flavor == "server":
+            listing = [(s.name, s) for s in known.schedules], known.other_schedules
         listed, other_schedules = listing if listing is not None else (None, ())
         detected: Flavor = "cloud" if listed is None else "server"
         if flavor is not None and flavor != detected:
@@ -203,8 +210,8 @@ def _read_site(conn: Connection, desired: DesiredState | None, flavor: str | Non
             details.update({name: pool.submit(_schedule_detail, reader, base, schedule)
                             for name, schedule in listed if name in wanted})
 
-        if listed is not None and schedule_details != "used":
-            read_details(())  # needs no task: start now
+        if listed is not None and known is None and schedule_details != "used":
+            read_details(())  # needs no task: start now (known schedules come with their read's details)
         projects = project_tree(project_list.entries())
         by_project = {p.id: p for p in projects}
         items = [_item(row, kind, by_project) for kind in ("datasource", "workbook")
@@ -212,7 +219,7 @@ def _read_site(conn: Connection, desired: DesiredState | None, flavor: str | Non
         tasks = tasks_future.result()
         schedules: list[Schedule] = []
         if listed is not None:
-            if schedule_details == "used":
+            if schedule_details == "used" and known is None:
                 read_details(tasks)
             schedules = [details[name].result() if name in details else schedule for name, schedule in listed]
     return LiveState(

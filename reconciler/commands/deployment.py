@@ -1,0 +1,258 @@
+"""``plan``, ``apply`` and ``drift`` over a whole deployment: every site in one run, one report, one exit code.
+
+Sites are read concurrently, each with its own session; sites that share one personal access token are read one
+after another (a second sign-in with a token ends its first session). Apply runs site by site: the server
+schedules' creates and updates first, then every site's changes, then the schedule deletes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from reconciler.commands.files import atomic_write, created_note
+from reconciler.commands.history import read_health
+from reconciler.commands.options import ConnectionOptions
+from reconciler.commands.output import Output
+from reconciler.commands.settings import resolve_settings
+from reconciler.desired import load_deployment
+from reconciler.errors import ReconcilerError, UsageError
+from reconciler.gcpause import gc_paused
+from reconciler.model import Deployment, LiveState, SiteFiles
+from reconciler.plan import HealthReport, make_drift
+from reconciler.plan.deployment import DeploymentPlan, SitePlan, make_deployment_plan, split_owner
+from reconciler.plan.serialize import deployment_digest, deployment_to_json
+from reconciler.report.deployment import (
+    SiteDrift,
+    render_deployment_drift_json,
+    render_deployment_drift_junit,
+    render_deployment_drift_markdown,
+    render_deployment_drift_text,
+    render_deployment_json,
+    render_deployment_markdown,
+    render_deployment_text,
+)
+from reconciler.tableau.connect import ConnectionSettings, connect
+from reconciler.tableau.read import ScheduleDetails, read_site
+
+__all__ = ["DeploymentRead", "apply_order", "check_site_limits", "drift_deployment", "make_from_files",
+           "plan_deployment", "read_deployment", "site_filter", "site_settings"]
+
+#: Sites read at once (each read has its own requests in flight too).
+SITE_PARALLELISM = 8
+
+
+def site_filter(options: ConnectionOptions) -> tuple[str, ...]:
+    """``--site a,b`` (or TABLEAU_SITE) picks sites of a deployment by label or contentUrl."""
+    if options.site is None:
+        return ()
+    return tuple(part.strip() for part in options.site.split(",") if part.strip()) or ("",)
+
+
+def load(root: Path, options: ConnectionOptions, output: Output) -> Deployment:
+    deployment = load_deployment(root, sites=site_filter(options))
+    for note in deployment.notes:
+        output.warn(note)
+    shown = ", ".join(s.label for s in deployment.sites)
+    output.note(f"Read the deployment {root}: {len(deployment.files)} files, {len(deployment.sites)} site"
+                f"{'s' if len(deployment.sites) != 1 else ''} ({shown})")
+    return deployment
+
+
+def site_settings(options: ConnectionOptions, deployment: Deployment, files: SiteFiles) -> ConnectionSettings:
+    """The connection to one site: the deployment's server (or --server), the site's contentUrl."""
+    site_options = replace(options, site=files.desired.site or "")
+    return resolve_settings(site_options, replace(files.desired, server=deployment.server or files.desired.server))
+
+
+@dataclass(frozen=True)
+class DeploymentRead:
+    """Every site's read (or its error), in the deployment's order."""
+
+    reads: tuple[tuple[SiteFiles, LiveState | ReconcilerError], ...]
+    #: Drift: each site's job-history health (None: not read).
+    health: dict[str, HealthReport | None]
+    warnings: tuple[str, ...]
+
+
+def _groups(settings: Sequence[ConnectionSettings]) -> tuple[list[list[int]], str | None]:
+    """Indexes of the sites to read one after another, per group; and a warning when a shared personal access
+    token makes the run slower."""
+    groups: dict[object, list[int]] = {}
+    for n, s in enumerate(settings):
+        key: object = (s.credentials.kind, s.credentials.name, s.credentials.secret) \
+            if s.credentials.kind == "pat" else n
+        groups.setdefault(key, []).append(n)
+    ordered = list(groups.values())
+    shared = max((len(g) for g in ordered), default=0)
+    warning = None
+    if shared > 1 and len(settings) > 1:
+        warning = (f"{shared} sites share one personal access token, so they are read one after another (a second "
+                   "sign-in with a token ends its first session). Give each site its own token "
+                   "(TABLEAU_PAT_NAME__<SITE>, see `reconciler plan --help`) to read them at once.")
+    return ordered, warning
+
+
+def read_deployment(deployment: Deployment, options: ConnectionOptions, output: Output, *,
+                    details: ScheduleDetails = "declared", history_days: int = 0) -> DeploymentRead:
+    """Read every site of the deployment; a site that fails carries its error, the others are read all the same."""
+    settings = [site_settings(options, deployment, f) for f in deployment.sites]
+    groups, warning = _groups(settings)
+    results: dict[int, LiveState | ReconcilerError] = {}
+    health: dict[str, HealthReport | None] = {}
+
+    def read_one(n: int, known: LiveState | None = None) -> None:
+        files = deployment.sites[n]
+        try:
+            with connect(settings[n], warn=output.warn) as conn:
+                live = read_site(conn, files.desired, flavor=deployment.flavor, schedule_details=details,
+                                 server_schedules=known)
+                if history_days:
+                    health[files.label] = read_health(conn, live, history_days, Output(quiet=True))
+            results[n] = live
+        except ReconcilerError as error:
+            results[n] = error
+
+    total = len(deployment.sites)
+    doing = f"Reading {total} site{'s' if total != 1 else ''} of {deployment.server or 'the server'} ..."
+    with output.status(doing):
+        # The first site's read takes the server schedules (server-wide on Tableau Server): the other sites
+        # reuse them rather than each reading the same list and details again.
+        read_one(0)
+        first = results[0]
+        known = first if isinstance(first, LiveState) else None
+
+        def read_group(group: list[int]) -> None:
+            for n in group:
+                if n != 0:
+                    read_one(n, known)
+
+        workers = max(1, min(SITE_PARALLELISM, len(groups)))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="site") as pool:
+            list(pool.map(read_group, groups))
+    reads = tuple((f, results[n]) for n, f in enumerate(deployment.sites))
+    return DeploymentRead(reads, health, (warning,) if warning else ())
+
+
+def _render(plan: DeploymentPlan, fmt: str, color: bool) -> str:
+    if fmt == "json":
+        return render_deployment_json(plan)
+    if fmt == "markdown":
+        return render_deployment_markdown(plan)
+    return render_deployment_text(plan, color=color)
+
+
+def make_from_files(root: Path, options: ConnectionOptions, output: Output, targets: Sequence[str], move_strategy: str,
+          *, strict: bool = True) -> tuple[Deployment, DeploymentRead, DeploymentPlan]:
+    deployment = load(root, options, output)
+    read = read_deployment(deployment, options, output)
+    plan = make_deployment_plan(deployment, read.reads, outside_counts(read), targets,
+                                server_moves=move_strategy, strict=strict, warnings=read.warnings)
+    return deployment, read, plan
+
+
+def outside_counts(read: DeploymentRead) -> dict[str, dict[str, int]] | None:
+    """Tasks per schedule on the server's sites outside the deployment (None: not known)."""
+    return None
+
+
+def plan_deployment(root: Path, options: ConnectionOptions, *, out: Path | None, fmt: str,
+                    detailed_exitcode: bool, targets: Sequence[str], move_strategy: str) -> int:
+    output = Output(options.quiet)
+    with gc_paused():
+        _, _, plan = make_from_files(root, options, output, targets, move_strategy)
+    output.result(_render(plan, fmt, output.color))
+    digest = deployment_digest(plan)
+    if plan.failed:
+        failed = [s.label for s in plan.sites if s.error is not None]
+        output.warn(f"{len(failed)} site{'s' if len(failed) != 1 else ''} could not be planned ({', '.join(failed)}): "
+                    "see each one's error above. The other sites' plans stand; apply refuses a deployment plan with "
+                    "a failed site (pick the others with --site).")
+        if out is not None:
+            output.warn(f"The plan was not saved to {out}: a saved plan must cover every site it names.")
+        return 1
+    if out is not None:
+        created = atomic_write(out, deployment_to_json(plan))
+        output.note(f"Saved the plan to {out}{created_note(created)}. Apply exactly these changes with: "
+                    f"reconciler apply {out}")
+    if plan.has_changes:
+        output.note(f"Plan digest: {digest}\nApply exactly this plan later with: "
+                    f"reconciler apply {root} --expect-digest {digest}")
+    return 2 if detailed_exitcode and plan.has_changes else 0
+
+
+DRIFT_FORMATS = ("text", "json", "markdown", "junit")
+
+
+def drift_deployment(root: Path, options: ConnectionOptions, *, fmt: str, output_file: Path | None,
+                     fail_on_unhealthy: bool, history_days: int) -> int:
+    """Exit 0 when every site is in sync, 2 when one drifted, 1 when one could not be read."""
+    output = Output(options.quiet)
+    with gc_paused():
+        deployment = load(root, options, output)
+        read = read_deployment(deployment, options, output, history_days=history_days)
+        plan = make_deployment_plan(deployment, read.reads, outside_counts(read), strict=False,
+                                    warnings=read.warnings)
+        sites = [_site_drift(s, read.health.get(s.label), fail_on_unhealthy) for s in plan.sites]
+    if fmt == "json":
+        text = render_deployment_drift_json(sites, plan.owner)
+    elif fmt == "markdown":
+        text = render_deployment_drift_markdown(sites, plan.owner)
+    elif fmt == "junit":
+        text = render_deployment_drift_junit(sites, plan.owner)
+    else:
+        text = render_deployment_drift_text(sites, plan.owner, color=output.color and output_file is None)
+    if output_file is not None:
+        created = atomic_write(output_file, text)
+        output.note(f"Wrote the drift report to {output_file}{created_note(created)}.")
+        if fmt != "text":
+            output.result(render_deployment_drift_text(sites, plan.owner, color=output.color))
+    else:
+        output.result(text)
+    for warning in plan.warnings:
+        output.warn(warning)
+    if any(s.report is None for s in sites):
+        return 1
+    return 2 if any(s.report is not None and s.report.drifted for s in sites) else 0
+
+
+def _site_drift(site: SitePlan, health: HealthReport | None, fail_on_unhealthy: bool) -> SiteDrift:
+    if site.result is None:
+        return SiteDrift(site.label, site.site, error=site.error)
+    return SiteDrift(site.label, site.site, make_drift(site.result, health, unhealthy_fails=fail_on_unhealthy))
+
+
+def check_site_limits(plan: DeploymentPlan, allow_mass_delete: bool, allow_overload: bool) -> None:
+    """Each site's policy limits, as for a single site: refused before anything is written."""
+    for site in plan.sites:
+        p = site.plan
+        if p is None:
+            continue
+        if p.exceeds_max_deletes and not allow_mass_delete:
+            raise UsageError(
+                f"Site {site.label}: the plan deletes {p.delete_count} objects, more than policy.max_deletes "
+                f"({p.max_deletes}). Nothing was applied. Review the plan; if it is right, run again with "
+                "--allow-mass-delete.")
+        if p.exceeds_load and not allow_overload:
+            raise UsageError(
+                f"Site {site.label}: the plan makes refresh starts exceed policy.load.max_starts_per_slot. Nothing "
+                "was applied. Stagger the start times, raise the limit, or run again with --allow-overload.")
+
+
+def apply_order(plan: DeploymentPlan) -> list[tuple[SitePlan, bool]]:
+    """(site, check its fingerprint) in the order apply runs them: the owner without its schedule deletes, the
+    other sites, then the owner's schedule deletes (its site changed since the read: not checked again)."""
+    owner = plan.site(plan.owner) if plan.owner is not None else None
+    steps: list[tuple[SitePlan, bool]] = []
+    deletes: SitePlan | None = None
+    if owner is not None and owner.plan is not None:
+        first, last = split_owner(owner.plan)
+        steps.append((replace(owner, plan=first), True))
+        if last.changes:
+            deletes = replace(owner, plan=last)
+    steps += [(s, True) for s in plan.sites if s is not owner and s.plan is not None]
+    if deletes is not None:
+        steps.append((deletes, False))
+    return [(s, check) for s, check in steps if s.plan is not None and s.plan.has_changes]
