@@ -527,6 +527,9 @@ class LiveState:
     #: sites were counted one site at a time: ``(schedule name, ((site label, tasks), ...))``, sites with no task
     #: on it left out, sorted by label. A schedule absent here has no breakdown (only the total, or unknown).
     shared_by_site: tuple[tuple[str, tuple[tuple[str, int], ...]], ...] = ()
+    #: Server: why the tasks on other sites could not be counted, for the plan to say (not a server administrator,
+    #: a site that could not be entered); empty when they were counted or not needed.
+    shared_unknown: str = ""
     #: The signed-in user (None when it could not be read).
     user: SignedInUser | None = field(default=None, compare=False)
 

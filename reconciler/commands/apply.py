@@ -36,6 +36,7 @@ from reconciler.plan import (
     plan_from_json,
 )
 from reconciler.plan.deployment import DeploymentPlan, SitePlan
+from reconciler.plan.fingerprint import ObjectKey
 from reconciler.plan.saved import check_saved_changes, what_changed
 from reconciler.plan.serialize import deployment_digest, deployment_from_json, is_deployment_json
 from reconciler.report import render_plan_text
@@ -173,10 +174,17 @@ def apply(paths: Sequence[Path], options: ConnectionOptions, *, auto_approve: bo
         signals = stack.enter_context(_Signals())
         conn = stack.enter_context(connect(settings, warn=output.warn))
         if saved is not None:
-            names = [key.split(":", 1)[1] for key in saved.observed if key.startswith("schedule:")]
+            keys = [ObjectKey.parse(key) for key in saved.observed]
+            # The schedules the plan read in detail, and only those (a pruned schedule's list entry was enough,
+            # and a detailed read of it would not hash the same): its delete's ``before`` has no start then.
+            listed_only = {c.target.get("name") for c in saved.changes if c.kind == "schedule"
+                           and c.action is Action.DELETE and "start" not in (c.before or {})}
+            names = [key.name for key in keys if key.prefix == "schedule" and key.name not in listed_only]
+            # The plan deletes these schedules because no other site used them: count those sites again.
+            deleted = [key.name for key in keys if key.prefix == "usage"]
             with output.status(f"Reading {conn.settings.server} ..."):
                 live = read_site(conn, None, flavor=saved.flavor, schedule_details="declared",
-                                 schedule_names=names)
+                                 schedule_names=names, shared_schedules=deleted)
             _check_fresh(saved, live, conn)
             check_saved_changes(saved, live)
             _check_saved_moves(saved, move_strategy)

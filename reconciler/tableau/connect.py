@@ -2,15 +2,18 @@
 
 Credentials come only from the environment (``TABLEAU_PAT_NAME`` + ``TABLEAU_PAT_SECRET``, or
 ``TABLEAU_USERNAME`` + ``TABLEAU_PASSWORD``, or ``TABLEAU_JWT``) and are never printed, logged or
-written anywhere.
+written anywhere. A run over several sites may give a site its own credentials with a suffix
+(``credentials_for_site``: ``TABLEAU_PAT_NAME__FINANCE``), and reads the sites that share one personal
+access token one after another (``session_groups``): Tableau keeps one session per token.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import sys
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -37,9 +40,13 @@ __all__ = [
     "Connection",
     "ConnectionSettings",
     "Credentials",
+    "check_site_suffixes",
     "connect",
+    "credentials_for_site",
     "credentials_from_env",
     "normalise_server_url",
+    "session_groups",
+    "site_suffix",
     "translate_error",
     "translated",
 ]
@@ -73,22 +80,112 @@ class Credentials:
 def credentials_from_env(env: Mapping[str, str] | None = None) -> Credentials:
     """Read credentials from the environment, or explain exactly what is missing."""
     env = os.environ if env is None else env
-    pat_name, pat_secret = env.get("TABLEAU_PAT_NAME"), env.get("TABLEAU_PAT_SECRET")
-    user, password = env.get("TABLEAU_USERNAME"), env.get("TABLEAU_PASSWORD")
-    jwt = env.get("TABLEAU_JWT")
+    found = _credentials(env, "")
+    if found is None:
+        raise UsageError(f"No Tableau credentials found. {CREDENTIAL_HELP}")
+    return found
+
+
+#: The variables that hold credentials, in the order they are tried (a pair, or TABLEAU_JWT alone).
+_CREDENTIAL_NAMES = ("TABLEAU_PAT_NAME", "TABLEAU_PAT_SECRET", "TABLEAU_USERNAME", "TABLEAU_PASSWORD", "TABLEAU_JWT")
+
+
+def _credentials(env: Mapping[str, str], suffix: str) -> Credentials | None:
+    """The credentials in the variables ending in ``suffix`` ("" or ``__FINANCE``); None when none is set;
+    UsageError when only half of a pair is."""
+    pat_name, pat_secret, user, password, jwt = (env.get(name + suffix) for name in _CREDENTIAL_NAMES)
     if pat_name and pat_secret:
         return Credentials("pat", pat_name, pat_secret)
     if user and password:
         return Credentials("password", user, password)
     if jwt:
         return Credentials("jwt", "", jwt)
-    if pat_name or pat_secret:
-        missing = "TABLEAU_PAT_SECRET" if pat_name else "TABLEAU_PAT_NAME"
-        raise UsageError(f"{missing} is not set, but its partner is. {CREDENTIAL_HELP}")
-    if user or password:
-        missing = "TABLEAU_PASSWORD" if user else "TABLEAU_USERNAME"
-        raise UsageError(f"{missing} is not set, but its partner is. {CREDENTIAL_HELP}")
-    raise UsageError(f"No Tableau credentials found. {CREDENTIAL_HELP}")
+    for first, second, has_first, has_second in (
+            ("TABLEAU_PAT_NAME", "TABLEAU_PAT_SECRET", pat_name, pat_secret),
+            ("TABLEAU_USERNAME", "TABLEAU_PASSWORD", user, password)):
+        if has_first or has_second:
+            missing, present = (second, first) if has_first else (first, second)
+            raise UsageError(f"{missing}{suffix} is not set, but {present}{suffix} is. {CREDENTIAL_HELP}"
+                             + (f" {SITE_CREDENTIAL_HELP}" if suffix else ""))
+    return None
+
+
+SITE_CREDENTIAL_HELP = (
+    "A site may have its own credentials: the same variables with two underscores and the site's contentUrl "
+    "upper-cased, every character other than A-Z and 0-9 written as _ (TABLEAU_PAT_NAME__FINANCE and "
+    "TABLEAU_PAT_SECRET__FINANCE for contentUrl \"finance\"; __DEFAULT for the Default site); a site without "
+    "them uses the unsuffixed variables."
+)
+_NOT_NAME_CHARACTER = re.compile(r"[^A-Z0-9]")
+
+
+def site_suffix(content_url: str) -> str:
+    """The suffix of a site's own credential variables: ``finance`` → ``__FINANCE``, ``supply-chain`` →
+    ``__SUPPLY_CHAIN``, the Default site ("") → ``__DEFAULT``. Only A-Z, 0-9 and _ appear in it, so the
+    variable can be set from any shell and CI system."""
+    return "__" + (_NOT_NAME_CHARACTER.sub("_", content_url.upper()) if content_url else "DEFAULT")
+
+
+def check_site_suffixes(content_urls: Iterable[str]) -> None:
+    """UsageError when two sites' credential variables would have the same name (``supply-chain`` and
+    ``supply_chain``; ``default`` and the Default site): one variable cannot hold two sites' secrets."""
+    seen: dict[str, str] = {}
+    for content_url in content_urls:
+        suffix = site_suffix(content_url)
+        other = seen.setdefault(suffix, content_url)
+        if other != content_url:
+            raise UsageError(
+                f"{site_label(other)} and {site_label(content_url)} would both read their own credentials from "
+                f"TABLEAU_PAT_NAME{suffix} (and the other TABLEAU_*{suffix} variables): the suffix is the "
+                "contentUrl upper-cased with every character other than A-Z and 0-9 written as _, so the two "
+                "cannot be told apart. Give them the unsuffixed variables (one identity for both), or run them "
+                "separately.")
+
+
+def credentials_for_site(content_url: str, env: Mapping[str, str] | None = None,
+                         sites: Iterable[str] = ()) -> Credentials:
+    """The credentials to sign in to the site with this contentUrl, from the environment only.
+
+    The site's own variables come first: ``TABLEAU_PAT_NAME`` + ``TABLEAU_PAT_SECRET``, ``TABLEAU_USERNAME`` +
+    ``TABLEAU_PASSWORD`` or ``TABLEAU_JWT``, each followed by ``site_suffix(content_url)`` (``__FINANCE``).
+    When none of them is set, the unsuffixed variables (``credentials_from_env``). Half a pair is an error,
+    suffixed or not, and never completed from the other set. ``sites``: every site of the run, checked for
+    two suffixes alike (``check_site_suffixes``).
+    """
+    env = os.environ if env is None else env
+    check_site_suffixes([content_url, *sites])
+    own = _credentials(env, site_suffix(content_url))
+    if own is not None:
+        return own
+    found = _credentials(env, "")
+    if found is None:
+        raise UsageError(f"No Tableau credentials found for {site_label(content_url)}. {CREDENTIAL_HELP} "
+                         f"{SITE_CREDENTIAL_HELP}")
+    return found
+
+
+def session_groups(sites: Sequence[tuple[str, Credentials]]) -> list[list[str]]:
+    """The sites (contentUrls) that must be read one after another, as groups that may run at the same time.
+
+    Tableau keeps one session per personal access token on the whole server: a second sign-in with it, on
+    any site, ends the first (docs/tableau-behaviour.md, "A personal access token's sign-in on another site
+    ends its session on the first"). So the sites signed in with the same token (name and secret) form one
+    group, read in turn; a site with a password or a JSON Web Token is a group of its own. Groups come in
+    the order of their first site; sites keep their order within a group.
+    """
+    groups: list[list[str]] = []
+    by_token: dict[tuple[str, str], list[str]] = {}
+    for content_url, credentials in sites:
+        if credentials.kind != "pat":
+            groups.append([content_url])
+            continue
+        key = (credentials.name, credentials.secret)
+        group = by_token.get(key)
+        if group is None:
+            group = by_token[key] = []
+            groups.append(group)
+        group.append(content_url)
+    return groups
 
 
 def normalise_server_url(url: str) -> str:
@@ -124,7 +221,10 @@ class Connection:
     def __init__(self, settings: ConnectionSettings, warn: Callable[[str], None]) -> None:
         self.settings = settings
         self.hooks = TransportHooks(reauthenticate=self._reauthenticate, trace=settings.debug)
-        self._auth_lock = threading.Lock()
+        self._auth_lock = threading.RLock()  # switch_site holds it; a re-sign-in inside it takes it again
+        #: The contentUrl of the site the session is on: ``settings.site``, but for the time ``switch_site``
+        #: has taken it elsewhere (a re-sign-in after an expired token goes back to this site).
+        self.current_site = settings.site
         self.product_version = ""
         verify: bool | str = True
         if settings.insecure:
@@ -160,6 +260,43 @@ class Connection:
     def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
+
+    def switch_site(self, content_url: str) -> None:
+        """Move this session to another site of the server (Tableau Server's Switch Site): the old token
+        ends, and ``site_id``, ``site_url`` and every later request are the new site's.
+
+        Only while no other request is in flight on this connection. Switching to the site the session is
+        on changes nothing (Tableau answers 403070, which TSC takes as done). Raises TableauRequestError when
+        Tableau refuses (Cloud has no Switch Site; a site the user has no account on): the session stays
+        where it was.
+        """
+        doing = f"switching to {site_label(content_url)}"
+        with self._auth_lock, translated(doing):
+            self.server.auth.switch_site(TSC.SiteItem(name=content_url or "Default", content_url=content_url))
+            self.current_site = content_url
+
+    def return_home(self) -> None:
+        """Back to ``settings.site`` after ``switch_site``: by Switch Site, or, when that fails, by signing in
+        again. Raises TableauConnectionError when neither works: the caller must stop before any write."""
+        home = self.settings.site
+        if self.current_site == home:
+            return
+        try:
+            self.switch_site(home)
+            return
+        except ReconcilerError as switch_error:
+            failure: BaseException = switch_error
+        try:
+            with self._auth_lock:
+                self.server.auth.sign_in(self.settings.credentials.tsc_auth(home))
+                self.current_site = home
+            return
+        except Exception as error:  # any failure here is reported the same way
+            failure = error
+        raise TableauConnectionError(
+            f"reconciler went to another site of {self.settings.server} (to count the tasks there) and could not "
+            f"come back to {site_label(home)}: {_short(failure)}. Nothing was written. Run again; if it keeps "
+            "failing, check that the credentials may still sign in to that site.") from failure
 
     # -- requests ------------------------------------------------------------------------------
     def send(self, method: Literal["GET", "POST", "PUT", "DELETE"], url: str, body: bytes = b"") -> bytes:
@@ -248,7 +385,7 @@ class Connection:
             if current and current != refused_token:
                 return str(current)
             try:
-                self.server.auth.sign_in(self.settings.credentials.tsc_auth(self.settings.site))
+                self.server.auth.sign_in(self.settings.credentials.tsc_auth(self.current_site))
             except Exception:
                 return None
             return str(self.server.auth_token)

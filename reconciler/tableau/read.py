@@ -7,12 +7,16 @@ page, and a truncated list would plan deletes. An error on any page fails the wh
 
 Server schedule lists carry no recurrence, so details (``GET /schedules/{id}``) are fetched only
 for the schedules that matter, concurrently.
+
+On Tableau Server, when the plan may change or delete a server schedule, the tasks other sites have
+on it are counted too (``reconciler.tableau.sites``), after the site itself is read.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from typing import Generic, Literal, NamedTuple, TypeVar
 from urllib.parse import quote
 from xml.etree import ElementTree as ET
@@ -39,6 +43,7 @@ from reconciler.model import (
 )
 from reconciler.tableau import wire
 from reconciler.tableau.connect import Connection
+from reconciler.tableau.sites import count_other_sites, list_sites
 
 __all__ = ["PAGE_SIZE", "READ_PARALLELISM", "Fetcher", "Paged", "ScheduleDetails", "list_all", "project_tree",
            "read_site", "read_tasks"]
@@ -139,7 +144,7 @@ def list_all(conn: Connection, url: str, element: str, doing: str) -> list[ET.El
 
 def read_site(conn: Connection, desired: DesiredState | None = None, *, flavor: str | None = None,
               schedule_details: ScheduleDetails = "declared", schedule_names: Collection[str] = (),
-              parallelism: int = READ_PARALLELISM,
+              shared_schedules: Collection[str] = (), parallelism: int = READ_PARALLELISM,
               progress: Callable[[str], None] | None = None,
               server_schedules: LiveState | None = None) -> LiveState:
     """Read everything a plan needs from the signed-in site.
@@ -148,6 +153,12 @@ def read_site(conn: Connection, desired: DesiredState | None = None, *, flavor: 
     ``GET /schedules`` with 401. ``schedule_details`` chooses which schedules get their recurrence
     read: the ones the files declare, every one a task uses (export, drift), or all; plus
     ``schedule_names`` (a saved plan's).
+
+    Server, a server administrator, several sites: the tasks on other sites are counted
+    (``LiveState.shared_schedule_tasks``, ``shared_by_site``) for the schedules the plan may change or
+    delete: declared ones that differ from the live one, every undeclared one with ``policy.prune``, and
+    ``shared_schedules`` (a saved plan's deletes). Nothing is counted, and no request made, when there
+    is none; when they cannot be counted, ``LiveState.shared_unknown`` says why.
 
     Every request that does not depend on another is in flight at once (up to ``parallelism``):
     the site and the task list first (the largest answer; it is parsed in its worker as soon as it
@@ -158,8 +169,11 @@ def read_site(conn: Connection, desired: DesiredState | None = None, *, flavor: 
     are taken as they are instead of being read again: the sites of a deployment after the first.
     """
     with gc_paused():
-        return _read_site(conn, desired, flavor, schedule_details, schedule_names, parallelism, progress,
+        live = _read_site(conn, desired, flavor, schedule_details, schedule_names, parallelism, progress,
                           server_schedules)
+        if server_schedules is not None:
+            return live  # a deployment's later site: the deployment counts every site's use itself
+        return _with_other_sites(conn, live, desired, shared_schedules, progress)
 
 
 def _read_site(conn: Connection, desired: DesiredState | None, flavor: str | None,
@@ -173,9 +187,6 @@ def _read_site(conn: Connection, desired: DesiredState | None, flavor: str | Non
         items_url = f"?fields={quote(ITEM_FIELDS, safe=',')}"
         site_future = pool.submit(reader.get, site, "reading the site")
         user_future = pool.submit(_read_user, reader, f"{site}/users/{conn.server.user_id}")
-        # Pruning a server schedule is safe only when no other site uses it: with one site, none does.
-        sites_future = pool.submit(_count_sites, reader, base) if (
-            flavor != "cloud" and desired is not None and desired.policy.prune and known is None) else None
         tasks_future = pool.submit(_read_tasks, reader, f"{site}/tasks/extractRefreshes")
         schedule_list = reader.paged(f"{base}/schedules", "schedule", "listing server schedules") \
             if flavor != "cloud" and known is None else None
@@ -235,19 +246,57 @@ def _read_site(conn: Connection, desired: DesiredState | None, flavor: str | Non
         tasks=tuple(sorted(tasks, key=lambda t: t.id)),
         user=user_future.result(),
         other_schedules=other_schedules,
-        shared_schedule_tasks=tuple((s.name, 0) for s in schedules)
-        if sites_future is not None and sites_future.result() == 1 else (),
     )
 
 
-def _count_sites(reader: Fetcher, base: str) -> int | None:
-    """How many sites the server has (None when the user may not list them)."""
-    try:
-        root = reader.get(f"{base}/sites?pageSize=1", "listing sites")
-    except TableauRequestError:
-        return None
-    pagination = wire.find(root, "pagination")
-    return int(pagination.get("totalAvailable") or 0) if pagination is not None else None
+def _schedules_to_count(live: LiveState, desired: DesiredState | None, extra: Collection[str]) -> set[str]:
+    """The live schedules whose tasks on other sites the plan may need: a declared one that differs from the
+    live one (an update; compared before ``policy.ignore``, so a few more than needed), every undeclared one
+    with ``policy.prune`` (with a ``policy.scope``, only those with a task on this site), and ``extra``."""
+    by_name = {s.name: s for s in live.schedules}
+    wanted = {name for name in extra if name in by_name}
+    if desired is None:
+        return wanted
+    for declared in desired.schedules:
+        current = by_name.get(declared.name)
+        if current is not None and (not current.detailed or current.to_dict() != declared.to_dict()):
+            wanted.add(declared.name)
+    if desired.policy.prune:
+        kept = {s.name for s in desired.schedules} | {r.name for r in desired.referenced_schedules}
+        used_here = {t.schedule for t in live.tasks if t.schedule}
+        wanted |= {name for name in by_name if name not in kept and (not desired.policy.scope or name in used_here)}
+    return wanted
+
+
+def _with_other_sites(conn: Connection, live: LiveState, desired: DesiredState | None, extra: Collection[str],
+                      progress: Callable[[str], None] | None) -> LiveState:
+    """``live`` with the tasks other sites have on the schedules the plan may change or delete (Server)."""
+    if live.flavor == "cloud":
+        return live
+    wanted = _schedules_to_count(live, desired, extra)
+    if not wanted:
+        return live
+    user = live.user
+    if user is None or not user.is_server_admin:
+        who = f"{user.name!r} ({user.role})" if user is not None else "the signed-in user"
+        return replace(live, shared_unknown=(
+            f"{who} is not a server administrator, so reconciler cannot list the server's sites nor count the "
+            "tasks other sites have on its schedules"))
+    sites = list_sites(conn)
+    if sites is None:
+        return replace(live, shared_unknown="Tableau refused to list the server's sites (Query Sites)")
+    ids = {s.name: s.id for s in live.schedules if s.id}
+    home = conn.current_site
+    if not any(site.content_url.casefold() != home.casefold() for site in sites):
+        return replace(live, shared_schedule_tasks=tuple((name, 0) for name in sorted(wanted)))
+    counts = count_other_sites(conn, home, wanted, ids, sites=sites, progress=progress)
+    if not counts.complete:
+        return replace(live, shared_unknown=counts.reason())
+    return replace(
+        live,
+        shared_schedule_tasks=tuple((name, counts.total(name) or 0) for name in sorted(wanted)),
+        shared_by_site=counts.by_schedule(),
+    )
 
 
 def read_tasks(conn: Connection) -> tuple[LiveTask, ...]:

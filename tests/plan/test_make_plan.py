@@ -245,8 +245,8 @@ def test_schedule_update_warns_about_other_sites_and_unmanaged_tasks() -> None:
     lv = server(schedules=[sched("Nightly")], shared=[("Nightly", 7)], tasks=[task("t1", OTHER, schedule="Nightly")])
     (change,) = make_plan(d, lv).changes
     assert change.warnings == (
-        '"Nightly" is a server schedule: this update changes it for every site; 7 tasks on other sites '
-        "use it, and 1 task on this site that the files don't manage.",
+        '"Nightly" is a server schedule: this update changes it for every site, for 8 tasks (7 on other sites, '
+        "1 on this site); 1 task on this site that the files don't manage.",
     )
 
 

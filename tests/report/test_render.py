@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 
 from reconciler.plan import make_drift, make_plan, make_plan_result, plan_to_json
 from reconciler.report import (
@@ -35,6 +36,7 @@ def _plan():  # type: ignore[no-untyped-def]
               shared=[("Nightly 02:00", 4), ("Old", 0)],
               tasks=[task("t1", ORDERS, schedule="Old"), task("t2", ORDERS, "incremental", "Old"),
                      task("t3", OTHER, schedule="Old")])
+    lv = replace(lv, shared_by_site=(("Nightly 02:00", (("marketing", 3), ("people", 1))),))
     return d, lv, make_plan(d, lv, server_moves="vizportal")  # it moves an incremental task
 
 
@@ -72,7 +74,7 @@ Refresh load (refresh starts per 15-minute slot of the week, before → after ap
   Busiest slot: 3 → 1 refresh starts in 15 minutes.
 
 Warnings:
-  ! schedule["Nightly 02:00"]: "Nightly 02:00" is a server schedule: this update changes it for every site; 4 tasks on other sites use it, and 0 tasks on this site that the files don't manage.
+  ! schedule["Nightly 02:00"]: "Nightly 02:00" is a server schedule: this update changes it for every site, for 4 tasks on 2 sites (marketing 3, people 1).
 
 Plan: 1 to create, 2 to move, 1 to update, 0 to delete.
 """
