@@ -130,6 +130,18 @@ def plan(
     On Tableau Server a plan that would create an incremental task, change a task's type, or move an
     incremental task through REST is refused: Tableau's REST API would silently make a full refresh.
 
+    A server schedule is shared by every site. When the plan changes or prunes one, a server
+    administrator's plan counts the tasks each other site has on it (one site at a time, with Switch
+    Site) and names them: "for 37 tasks on 5 sites (finance 12, ...)". Prune deletes a schedule only
+    when no site uses it; when the other sites cannot be counted, the plan says why and keeps it.
+
+    Credentials come from the environment only: TABLEAU_PAT_NAME + TABLEAU_PAT_SECRET, or
+    TABLEAU_USERNAME + TABLEAU_PASSWORD, or TABLEAU_JWT. A site may have its own: the same names
+    followed by __ and its contentUrl upper-cased, other characters than A-Z and 0-9 as _
+    (TABLEAU_PAT_NAME__FINANCE, TABLEAU_PAT_SECRET__SUPPLY_CHAIN; __DEFAULT for the Default site);
+    without them the unsuffixed ones. Tableau keeps one session per personal access token, so
+    sites that share a token are read one after another.
+
     Exit codes: 0 success (with --detailed-exitcode: no changes), 1 error, 2 changes (--detailed-exitcode).
     """
     options = _connection(server, site, api_version, ca_bundle, insecure, debug, quiet)

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from reconciler.commands.options import ConnectionOptions
 from reconciler.errors import UsageError
 from reconciler.model import DesiredState
-from reconciler.tableau.connect import ConnectionSettings, credentials_from_env, normalise_server_url
+from reconciler.tableau.connect import ConnectionSettings, credentials_for_site, normalise_server_url
 from reconciler.tableau.transport import RetryPolicy
 
 __all__ = ["resolve_settings", "server_url"]
@@ -117,7 +117,7 @@ def resolve_settings(options: ConnectionOptions, desired: DesiredState | None = 
     return ConnectionSettings(
         server=server_url(server),
         site=site,
-        credentials=credentials_from_env(env),
+        credentials=credentials_for_site(site, env),
         api_version=options.api_version,
         ca_bundle=str(options.ca_bundle) if options.ca_bundle else None,
         insecure=options.insecure,

@@ -157,3 +157,26 @@ def test_a_site_administrator_is_told_the_other_sites_are_not_counted(multisite:
     assert ("an unknown number of tasks on other sites may use it ('siteadmin' (SiteAdministratorCreator) is not a "
             "server administrator, so reconciler cannot list the server's sites") in text
     assert _route(multisite, SWITCH) == 0
+
+
+def test_a_site_signs_in_with_its_own_suffixed_credentials(multisite: Emulator, cli: Any, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("TABLEAU_PAT_NAME", "TABLEAU_PAT_SECRET"):
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("TABLEAU_SITE", "supply-chain")
+    missing = cli("plan", save(tmp_path, {"version": 1}))
+    assert missing.code == 1 and 'No Tableau credentials found for site "supply-chain"' in missing.err
+    assert "TABLEAU_PAT_NAME__FINANCE" in missing.err, "the error teaches the scheme"
+    monkeypatch.setenv("TABLEAU_USERNAME__SUPPLY_CHAIN", "admin")
+    monkeypatch.setenv("TABLEAU_PASSWORD__SUPPLY_CHAIN", "admin")
+    result = cli("plan", save(tmp_path, {"version": 1}))
+    assert result.code == 0, result.err
+    assert 'task[datasource "Logistics/Shipments"]' in result.out, "the Supply Chain site's own items"
+
+
+def test_cloud_never_switches_site(cloud_emu: Emulator, cli: Any, tmp_path: Path) -> None:
+    doc = export_doc(cli, tmp_path)
+    doc["policy"] = {"prune": True}
+    cloud_emu.reset_stats()
+    assert cli("plan", save(tmp_path, doc)).code == 0
+    assert _route(cloud_emu, SWITCH) == 0 and _route(cloud_emu, SITES) == 0
