@@ -46,6 +46,7 @@ __all__ = [
     "credentials_from_env",
     "normalise_server_url",
     "session_groups",
+    "session_note",
     "site_suffix",
     "translate_error",
     "translated",
@@ -186,6 +187,20 @@ def session_groups(sites: Sequence[tuple[str, Credentials]]) -> list[list[str]]:
             groups.append(group)
         group.append(content_url)
     return groups
+
+
+def session_note(sites: Sequence[tuple[str, Credentials]]) -> str:
+    """One sentence for a run over several sites when some share a personal access token and so are read one
+    after another (``session_groups``); "" when every site may be read at the same time."""
+    shared = [group for group in session_groups(sites) if len(group) > 1]
+    if not shared:
+        return ""
+    credentials = dict(sites)
+    parts = [f"{len(group)} sites ({', '.join(site_label(site) for site in group[:3])}"
+             f"{', …' if len(group) > 3 else ''}) share {credentials[group[0]].describe()}" for group in shared]
+    return (f"{'; '.join(parts)}: Tableau keeps one session per personal access token, so those sites are read one "
+            "after another. Give a site its own token (TABLEAU_PAT_NAME__<SITE> and TABLEAU_PAT_SECRET__<SITE>, "
+            "docs/cli.md) to read it at the same time as the others.")
 
 
 def normalise_server_url(url: str) -> str:

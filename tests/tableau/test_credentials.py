@@ -12,6 +12,7 @@ from reconciler.tableau.connect import (
     credentials_for_site,
     credentials_from_env,
     session_groups,
+    session_note,
     site_suffix,
 )
 
@@ -78,3 +79,12 @@ def test_sites_sharing_a_token_form_one_group_password_and_jwt_sites_are_alone()
                              ("hr", jwt), ("ops", same_name_other_secret), ("supply-chain", ci)])
     assert groups == [["", "marketing", "supply-chain"], ["finance"], ["people"], ["sandbox"], ["hr"], ["ops"]]
     assert session_groups([]) == []
+
+
+def test_session_note_says_which_sites_share_a_token_and_what_to_do() -> None:
+    ci, user = Credentials("pat", "ci", "s1"), Credentials("password", "admin", "pw")
+    assert session_note([("", ci), ("finance", user), ("people", user)]) == ""
+    note = session_note([("", ci), ("finance", ci), ("marketing", ci), ("people", ci), ("hr", user)])
+    assert note.startswith("4 sites (the Default site, site \"finance\", site \"marketing\", …) share personal access "
+                           "token 'ci': Tableau keeps one session per personal access token")
+    assert "TABLEAU_PAT_NAME__<SITE>" in note
