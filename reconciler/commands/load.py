@@ -46,7 +46,8 @@ def load(paths: Sequence[Path], options: ConnectionOptions, *, fmt: str = "text"
     desired = load_desired(paths) if paths else None
     with connect(resolve_settings(options, desired), warn=output.warn) as conn:
         with output.status(f"Reading {conn.settings.server} ..."):
-            live = read_site(conn, desired, flavor=desired.flavor if desired else None, schedule_details="used")
+            live = read_site(conn, desired, flavor=desired.flavor if desired else None, schedule_details="used",
+                             other_sites=False)
         health = read_health(conn, live, history_days, output)
     starts, unplaced = live_starts(live)
     profile = make_profile(starts, unplaced)

@@ -144,8 +144,8 @@ def list_all(conn: Connection, url: str, element: str, doing: str) -> list[ET.El
 
 def read_site(conn: Connection, desired: DesiredState | None = None, *, flavor: str | None = None,
               schedule_details: ScheduleDetails = "declared", schedule_names: Collection[str] = (),
-              shared_schedules: Collection[str] = (), parallelism: int = READ_PARALLELISM,
-              progress: Callable[[str], None] | None = None,
+              shared_schedules: Collection[str] = (), other_sites: bool = True,
+              parallelism: int = READ_PARALLELISM, progress: Callable[[str], None] | None = None,
               server_schedules: LiveState | None = None) -> LiveState:
     """Read everything a plan needs from the signed-in site.
 
@@ -158,7 +158,8 @@ def read_site(conn: Connection, desired: DesiredState | None = None, *, flavor: 
     (``LiveState.shared_schedule_tasks``, ``shared_by_site``) for the schedules the plan may change or
     delete: declared ones that differ from the live one, every undeclared one with ``policy.prune``, and
     ``shared_schedules`` (a saved plan's deletes). Nothing is counted, and no request made, when there
-    is none; when they cannot be counted, ``LiveState.shared_unknown`` says why.
+    is none; when they cannot be counted, ``LiveState.shared_unknown`` says why. ``other_sites=False``
+    counts nothing (a deployment run, which reads every site itself).
 
     Every request that does not depend on another is in flight at once (up to ``parallelism``):
     the site and the task list first (the largest answer; it is parsed in its worker as soon as it
@@ -171,8 +172,8 @@ def read_site(conn: Connection, desired: DesiredState | None = None, *, flavor: 
     with gc_paused():
         live = _read_site(conn, desired, flavor, schedule_details, schedule_names, parallelism, progress,
                           server_schedules)
-        if server_schedules is not None:
-            return live  # a deployment's later site: the deployment counts every site's use itself
+        if not other_sites or server_schedules is not None:
+            return live  # the caller (a deployment, which reads every site itself) counts the use of schedules
         return _with_other_sites(conn, live, desired, shared_schedules, progress)
 
 
@@ -261,7 +262,8 @@ def _schedules_to_count(live: LiveState, desired: DesiredState | None, extra: Co
         current = by_name.get(declared.name)
         if current is not None and (not current.detailed or current.to_dict() != declared.to_dict()):
             wanted.add(declared.name)
-    if desired.policy.prune:
+    policy = desired.policy
+    if policy.prune if policy.prune_schedules is None else policy.prune_schedules:
         kept = {s.name for s in desired.schedules} | {r.name for r in desired.referenced_schedules}
         used_here = {t.schedule for t in live.tasks if t.schedule}
         wanted |= {name for name in by_name if name not in kept and (not desired.policy.scope or name in used_here)}

@@ -12,6 +12,7 @@ import requests
 
 from reconciler.emulator import Emulator
 from reconciler.errors import TableauConnectionError
+from reconciler.model import DesiredState, Policy
 from reconciler.tableau import sites as sites_module
 from reconciler.tableau.connect import Connection, ConnectionSettings, connect, credentials_for_site, session_groups
 from reconciler.tableau.read import read_site
@@ -179,3 +180,17 @@ def test_sites_sharing_one_token_read_in_turn_succeed_and_at_once_break(multisit
     finally:
         first.close()
         second.close()
+
+
+def test_nothing_is_counted_when_schedules_are_not_pruned_or_when_the_caller_says_so(multisite: Emulator) -> None:
+    """``policy.prune_schedules: false`` (a deployment's site) and ``other_sites=False`` (a deployment run, which
+    reads every site itself) make no request for the other sites; ``prune`` alone does."""
+    pruning = DesiredState(policy=Policy(prune=True))
+    with connect(_settings(multisite)) as conn:
+        multisite.reset_stats()
+        read_site(conn, DesiredState(policy=Policy(prune=True, prune_schedules=False)))
+        read_site(conn, pruning, other_sites=False)
+        assert SWITCH not in multisite.stats()["by_route"]
+        counted = read_site(conn, pruning)
+    assert multisite.stats()["by_route"][SWITCH] == 6
+    assert counted.shared_schedule_tasks and counted.shared_unknown == ""
