@@ -74,7 +74,7 @@ def test_an_undeclared_schedule_is_pruned_only_when_no_site_keeps_a_task_on_it()
     owner = plan.owner_plan
     assert owner is not None
     assert not [c for c in owner.changes if c.action is Action.DELETE]
-    assert any("2 tasks on other sites" in w for w in owner.warnings)
+    assert any("2 tasks on 1 site (c 2) use it" in w for w in owner.warnings)
 
 
 def test_unknown_outside_sites_keep_every_schedule_and_say_why() -> None:
