@@ -96,6 +96,16 @@ def _check_fresh(saved: Plan, live: LiveState, conn: Connection) -> None:
             "with `reconciler plan --out FILE` and review it.")
 
 
+def detailed_schedules(saved: Plan) -> list[str]:
+    """The schedules a saved plan read in detail, to read them so again: every observed one but those it prunes
+    from the list alone (a delete whose ``before`` has no start; a detailed read of them would not hash the
+    same, and the plan would be refused as stale)."""
+    listed_only = {c.target.get("name") for c in saved.changes if c.kind == "schedule"
+                   and c.action is Action.DELETE and "start" not in (c.before or {})}
+    return [key.name for key in map(ObjectKey.parse, saved.observed)
+            if key.prefix == "schedule" and key.name not in listed_only]
+
+
 def _check_saved_moves(saved: Plan, move_strategy: str) -> None:
     """A saved plan may move incremental Server tasks only in place: refuse it with the REST strategy."""
     if saved.flavor == "cloud" or move_strategy == "vizportal":
@@ -174,17 +184,11 @@ def apply(paths: Sequence[Path], options: ConnectionOptions, *, auto_approve: bo
         signals = stack.enter_context(_Signals())
         conn = stack.enter_context(connect(settings, warn=output.warn))
         if saved is not None:
-            keys = [ObjectKey.parse(key) for key in saved.observed]
-            # The schedules the plan read in detail, and only those (a pruned schedule's list entry was enough,
-            # and a detailed read of it would not hash the same): its delete's ``before`` has no start then.
-            listed_only = {c.target.get("name") for c in saved.changes if c.kind == "schedule"
-                           and c.action is Action.DELETE and "start" not in (c.before or {})}
-            names = [key.name for key in keys if key.prefix == "schedule" and key.name not in listed_only]
             # The plan deletes these schedules because no other site used them: count those sites again.
-            deleted = [key.name for key in keys if key.prefix == "usage"]
+            deleted = [key.name for key in map(ObjectKey.parse, saved.observed) if key.prefix == "usage"]
             with output.status(f"Reading {conn.settings.server} ..."):
                 live = read_site(conn, None, flavor=saved.flavor, schedule_details="declared",
-                                 schedule_names=names, shared_schedules=deleted)
+                                 schedule_names=detailed_schedules(saved), shared_schedules=deleted)
             _check_fresh(saved, live, conn)
             check_saved_changes(saved, live)
             _check_saved_moves(saved, move_strategy)
@@ -473,7 +477,7 @@ def _check_site(site: SitePlan, settings: ConnectionSettings, output: Output) ->
     """A saved plan's site read again: refused (StalePlanError) when anything its plan read changed since."""
     assert site.plan is not None
     with connect(settings, warn=output.warn) as conn:
-        names = [key.split(":", 1)[1] for key in site.plan.observed if key.startswith("schedule:")]
+        names = detailed_schedules(site.plan)
         with output.status(f"Reading {site_label(settings.site)} ..."):
             live = read_site(conn, None, flavor=site.plan.flavor, schedule_details="declared", schedule_names=names)
         try:

@@ -108,7 +108,7 @@ def read_deployment(deployment: Deployment, options: ConnectionOptions, output: 
         try:
             with connect(settings[n], warn=output.warn) as conn:
                 live = read_site(conn, files.desired, flavor=deployment.flavor, schedule_details=details,
-                                 server_schedules=known)
+                                 server_schedules=known, other_sites=False)
                 if history_days:
                     health[files.label] = read_health(conn, live, history_days, Output(quiet=True))
             results[n] = live
