@@ -34,8 +34,8 @@ from reconciler.report.deployment import (
     render_deployment_markdown,
     render_deployment_text,
 )
-from reconciler.tableau.connect import ConnectionSettings, connect
-from reconciler.tableau.read import ScheduleDetails, read_site
+from reconciler.tableau.connect import ConnectionSettings, connect, session_groups, session_note
+from reconciler.tableau.read import ScheduleDetails, count_outside, read_site
 
 __all__ = ["DeploymentRead", "apply_order", "check_site_limits", "drift_deployment", "make_from_files",
            "plan_deployment", "read_deployment", "site_filter", "site_settings"]
@@ -75,33 +75,25 @@ class DeploymentRead:
     #: Drift: each site's job-history health (None: not read).
     health: dict[str, HealthReport | None]
     warnings: tuple[str, ...]
-
-
-def _groups(settings: Sequence[ConnectionSettings]) -> tuple[list[list[int]], str | None]:
-    """Indexes of the sites to read one after another, per group; and a warning when a shared personal access
-    token makes the run slower."""
-    groups: dict[object, list[int]] = {}
-    for n, s in enumerate(settings):
-        key: object = (s.credentials.kind, s.credentials.name, s.credentials.secret) \
-            if s.credentials.kind == "pat" else n
-        groups.setdefault(key, []).append(n)
-    ordered = list(groups.values())
-    shared = max((len(g) for g in ordered), default=0)
-    warning = None
-    if shared > 1 and len(settings) > 1:
-        warning = (f"{shared} sites share one personal access token, so they are read one after another (a second "
-                   "sign-in with a token ends its first session). Give each site its own token "
-                   "(TABLEAU_PAT_NAME__<SITE>, see `reconciler plan --help`) to read them at once.")
-    return ordered, warning
+    #: Tasks per schedule on the server's sites outside the deployment (``make_deployment_plan``'s ``outside``);
+    #: None with ``outside_unknown`` saying why when they could not be counted.
+    outside: dict[str, dict[str, int]] | None = None
+    outside_unknown: str = ""
 
 
 def read_deployment(deployment: Deployment, options: ConnectionOptions, output: Output, *,
                     details: ScheduleDetails = "declared", history_days: int = 0) -> DeploymentRead:
     """Read every site of the deployment; a site that fails carries its error, the others are read all the same."""
+    if not deployment.sites:
+        raise UsageError(f"The deployment {deployment.root} has no site to read: add a file or folder under sites/.")
     settings = [site_settings(options, deployment, f) for f in deployment.sites]
-    groups, warning = _groups(settings)
+    labels = {f.desired.site or "": f.label for f in deployment.sites}
+    credentials = [(s.site, s.credentials) for s in settings]
+    groups = [[list(labels).index(url) for url in group] for group in session_groups(credentials)]
+    warning = session_note(credentials)
     results: dict[int, LiveState | ReconcilerError] = {}
     health: dict[str, HealthReport | None] = {}
+    outside: list[tuple[dict[str, dict[str, int]] | None, str]] = [(None, "the first site could not be read")]
 
     def read_one(n: int, known: LiveState | None = None) -> None:
         files = deployment.sites[n]
@@ -109,6 +101,12 @@ def read_deployment(deployment: Deployment, options: ConnectionOptions, output: 
             with connect(settings[n], warn=output.warn) as conn:
                 live = read_site(conn, files.desired, flavor=deployment.flavor, schedule_details=details,
                                  server_schedules=known, other_sites=False)
+                if n == 0:
+                    # The server's sites outside the deployment, counted on this session (Switch Site), for
+                    # the schedules the plan may change or delete.
+                    owner = replace(files.desired, policy=replace(files.desired.policy,
+                                                                  prune_schedules=deployment.policy.prune))
+                    outside[0] = count_outside(conn, live, owner, list(labels))
                 if history_days:
                     health[files.label] = read_health(conn, live, history_days, Output(quiet=True))
             results[n] = live
@@ -133,7 +131,7 @@ def read_deployment(deployment: Deployment, options: ConnectionOptions, output: 
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="site") as pool:
             list(pool.map(read_group, groups))
     reads = tuple((f, results[n]) for n, f in enumerate(deployment.sites))
-    return DeploymentRead(reads, health, (warning,) if warning else ())
+    return DeploymentRead(reads, health, (warning,) if warning else (), outside[0][0], outside[0][1])
 
 
 def _render(plan: DeploymentPlan, fmt: str, color: bool) -> str:
@@ -148,14 +146,9 @@ def make_from_files(root: Path, options: ConnectionOptions, output: Output, targ
           *, strict: bool = True) -> tuple[Deployment, DeploymentRead, DeploymentPlan]:
     deployment = load(root, options, output)
     read = read_deployment(deployment, options, output)
-    plan = make_deployment_plan(deployment, read.reads, outside_counts(read), targets,
-                                server_moves=move_strategy, strict=strict, warnings=read.warnings)
+    plan = make_deployment_plan(deployment, read.reads, read.outside, targets, server_moves=move_strategy,
+                                strict=strict, warnings=read.warnings, outside_unknown=read.outside_unknown)
     return deployment, read, plan
-
-
-def outside_counts(read: DeploymentRead) -> dict[str, dict[str, int]] | None:
-    """Tasks per schedule on the server's sites outside the deployment (None: not known)."""
-    return None
 
 
 def plan_deployment(root: Path, options: ConnectionOptions, *, out: Path | None, fmt: str,
@@ -193,8 +186,8 @@ def drift_deployment(root: Path, options: ConnectionOptions, *, fmt: str, output
     with gc_paused():
         deployment = load(root, options, output)
         read = read_deployment(deployment, options, output, history_days=history_days)
-        plan = make_deployment_plan(deployment, read.reads, outside_counts(read), strict=False,
-                                    warnings=read.warnings)
+        plan = make_deployment_plan(deployment, read.reads, read.outside, strict=False, warnings=read.warnings,
+                                    outside_unknown=read.outside_unknown)
         sites = [_site_drift(s, read.health.get(s.label), fail_on_unhealthy) for s in plan.sites]
     if fmt == "json":
         text = render_deployment_drift_json(sites, plan.owner)

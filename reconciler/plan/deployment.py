@@ -107,12 +107,13 @@ def make_deployment_plan(
     server_moves: str = "rest",
     strict: bool = True,
     warnings: Sequence[str] = (),
+    outside_unknown: str = "",
 ) -> DeploymentPlan:
     """Plan every site of ``deployment`` from its read (or the error that stopped it).
 
     ``outside``: for the sites of the server the deployment does not describe, site label → schedule name →
-    tasks (None: they could not all be counted, so nothing is pruned). A site whose plan fails (an unknown item,
-    a refused change) carries its error; the others are planned all the same.
+    tasks (None: they could not all be counted, so nothing is pruned; ``outside_unknown`` says why). A site whose
+    plan fails (an unknown item, a refused change) carries its error; the others are planned all the same.
     """
     flavor = deployment.flavor or next((r.flavor for _, r in reads if isinstance(r, LiveState)), "server")
     server = next((r.server for _, r in reads if isinstance(r, LiveState)), deployment.server or "")
@@ -135,9 +136,10 @@ def make_deployment_plan(
             and outside is not None
         others = _other_use(planned, lives, outside if counted else None)
         if not counted:
-            notes.append("Not every site's tasks could be counted (a site failed, or the server has sites the "
-                         "signed-in user may not see): no server schedule is pruned, and updates say how many "
-                         "tasks they touch only on the sites that were read.")
+            why = outside_unknown or ("a site of the deployment could not be read or planned" if outside is not None
+                                      else "the server's sites outside the deployment were not counted")
+            notes.append(f"Not every site's tasks on the server schedules could be counted ({why}): no server "
+                         "schedule is pruned, and an update cannot say how many tasks it touches on every site.")
         planned[owner] = _plan_owner(deployment, files, lives[owner], others, targets, server_moves, strict)
         planned = _observe_pruned_use(planned, lives, owner)
     return DeploymentPlan(

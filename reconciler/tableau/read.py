@@ -43,10 +43,10 @@ from reconciler.model import (
 )
 from reconciler.tableau import wire
 from reconciler.tableau.connect import Connection
-from reconciler.tableau.sites import count_other_sites, list_sites
+from reconciler.tableau.sites import OtherSiteCounts, count_other_sites, list_sites
 
-__all__ = ["PAGE_SIZE", "READ_PARALLELISM", "Fetcher", "Paged", "ScheduleDetails", "list_all", "project_tree",
-           "read_site", "read_tasks"]
+__all__ = ["PAGE_SIZE", "READ_PARALLELISM", "Fetcher", "Paged", "ScheduleDetails", "count_outside", "list_all",
+           "project_tree", "read_site", "read_tasks"]
 
 PAGE_SIZE = 1000
 #: Requests in flight at once while reading. Most of a read is waiting: 300 schedule details at
@@ -273,32 +273,57 @@ def _schedules_to_count(live: LiveState, desired: DesiredState | None, extra: Co
 def _with_other_sites(conn: Connection, live: LiveState, desired: DesiredState | None, extra: Collection[str],
                       progress: Callable[[str], None] | None) -> LiveState:
     """``live`` with the tasks other sites have on the schedules the plan may change or delete (Server)."""
-    if live.flavor == "cloud":
-        return live
-    wanted = _schedules_to_count(live, desired, extra)
-    if not wanted:
-        return live
-    user = live.user
-    if user is None or not user.is_server_admin:
-        who = f"{user.name!r} ({user.role})" if user is not None else "the signed-in user"
-        return replace(live, shared_unknown=(
-            f"{who} is not a server administrator, so reconciler cannot list the server's sites nor count the "
-            "tasks other sites have on its schedules"))
-    sites = list_sites(conn)
-    if sites is None:
-        return replace(live, shared_unknown="Tableau refused to list the server's sites (Query Sites)")
-    ids = {s.name: s.id for s in live.schedules if s.id}
-    home = conn.current_site
-    if not any(site.content_url.casefold() != home.casefold() for site in sites):
-        return replace(live, shared_schedule_tasks=tuple((name, 0) for name in sorted(wanted)))
-    counts = count_other_sites(conn, home, wanted, ids, sites=sites, progress=progress)
-    if not counts.complete:
-        return replace(live, shared_unknown=counts.reason())
+    wanted, counts, unknown = _count_other_sites(conn, live, desired, extra, (), progress)
+    if unknown:
+        return replace(live, shared_unknown=unknown)
+    if counts is None:
+        return live if not wanted else replace(live, shared_schedule_tasks=tuple((name, 0) for name in sorted(wanted)))
     return replace(
         live,
         shared_schedule_tasks=tuple((name, counts.total(name) or 0) for name in sorted(wanted)),
         shared_by_site=counts.by_schedule(),
     )
+
+
+def count_outside(conn: Connection, live: LiveState, desired: DesiredState, inside: Collection[str],
+                  progress: Callable[[str], None] | None = None) -> tuple[dict[str, dict[str, int]] | None, str]:
+    """A deployment's count of the tasks the server's *other* sites (those not in ``inside``, contentUrls) have on
+    the schedules its plan may change or delete, by site key and schedule name; ``(None, why)`` when they could
+    not all be counted. ``conn`` is signed in to the site ``live`` was read from."""
+    _, counts, unknown = _count_other_sites(conn, live, desired, (), inside, progress)
+    if unknown:
+        return None, unknown
+    if counts is None:
+        return {}, ""
+    return {key: dict(found) for key, found in counts.counted}, ""
+
+
+def _count_other_sites(conn: Connection, live: LiveState, desired: DesiredState | None, extra: Collection[str],
+                       inside: Collection[str], progress: Callable[[str], None] | None,
+                       ) -> tuple[set[str], OtherSiteCounts | None, str]:
+    """(the schedules to count, their counts on the sites other than this one and ``inside``, or None when
+    there are no such sites or nothing to count, why they are unknown or "")."""
+    if live.flavor == "cloud":
+        return set(), None, ""
+    wanted = _schedules_to_count(live, desired, extra)
+    if not wanted:
+        return wanted, None, ""
+    user = live.user
+    if user is None or not user.is_server_admin:
+        who = f"{user.name!r} ({user.role})" if user is not None else "the signed-in user"
+        return wanted, None, (f"{who} is not a server administrator, so reconciler cannot list the server's sites "
+                              "nor count the tasks other sites have on its schedules")
+    sites = list_sites(conn)
+    if sites is None:
+        return wanted, None, "Tableau refused to list the server's sites (Query Sites)"
+    home = conn.current_site
+    skip = {home.casefold(), *(url.casefold() for url in inside)}
+    others = [site for site in sites if site.content_url.casefold() not in skip]
+    if not others:
+        return wanted, None, ""
+    ids = {s.name: s.id for s in live.schedules if s.id}
+    counts = count_other_sites(conn, home, wanted, ids, sites=others, progress=progress)
+    return wanted, counts, "" if counts.complete else counts.reason()
 
 
 def read_tasks(conn: Connection) -> tuple[LiveTask, ...]:

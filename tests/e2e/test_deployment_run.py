@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.emulator import Emulator
+from reconciler.emulator.scheduling import add_to_schedule
 from tests.conftest import CliResult
 from tests.e2e.helpers import tasks_on, writes
 
@@ -156,3 +157,87 @@ def test_a_cloud_deployment_plans_applies_and_plans_no_changes_again(cloud: Emul
     assert cli("apply", deploy, "--auto-approve").code == 0
     again: CliResult = cli("plan", deploy, "--detailed-exitcode")
     assert again.code == 0, again.out
+
+
+def _tasks_by_site(emu: Emulator, schedule: str) -> dict[str, int]:
+    store = emu.store
+    with store.lock:
+        (schedule_id,) = [s.id for s in store.schedules.values() if s.name == schedule]
+        sites = {s.id: s.content_url or "default" for s in store.sites.values()}
+        found: dict[str, int] = {}
+        for task in store.tasks.values():
+            if task.schedule_id == schedule_id:
+                found[sites[task.site_id]] = found.get(sites[task.site_id], 0) + 1
+    return found
+
+
+def test_prune_deletes_a_server_schedule_no_site_uses_counting_the_sites_outside(  # type: ignore[no-untyped-def]
+        server: Emulator, deploy: Path, cli) -> None:
+    server_file = deploy / "deployment.yaml"
+    marketing = deploy / "sites" / "marketing.yaml"
+    original, original_marketing = server_file.read_text(), marketing.read_text()
+    spares = ('  Spare Sunday:\n    frequency: weekly\n    start: "05:00"\n    weekdays: [sunday]\n'
+              '  Spare 04:00:\n    frequency: daily\n    start: "04:15"\n')
+    server_file.write_text(original.replace("schedules:\n", "schedules:\n" + spares, 1))
+    marketing.write_text(original_marketing.replace(
+        "- datasource: Web/Sessions\n  refresh:\n",
+        "- datasource: Web/Sessions\n  refresh:\n  - schedule: Spare Sunday\n    type: full\n", 1))
+    assert cli("apply", deploy, "--auto-approve").code == 0
+    assert _tasks_by_site(server, "Spare Sunday") == {"marketing": 1}
+    # A site outside the deployment (sandbox, run by another team) puts a task on "Spare 04:00".
+    store = server.store
+    with store.lock:
+        sandbox = store.site_by_content_url("sandbox")
+        assert sandbox is not None
+        item = next(i for i in store.list_items(sandbox.id, "datasource"))
+        admin = store.user_by_name(sandbox.id, "admin")
+        assert admin is not None
+        spare = next(s.id for s in store.schedules.values() if s.name == "Spare 04:00")
+    add_to_schedule(store, admin, sandbox.id, spare, "datasource", item.id)
+
+    # Neither spare is declared any more, and the deployment prunes: Spare Sunday (its one task, marketing's,
+    # leaves it in this very plan) is deleted; Spare 04:00 is kept for sandbox's task.
+    server_file.write_text(original + "policy:\n  prune: true\n")
+    marketing.write_text(original_marketing)
+    planned: CliResult = cli("plan", deploy)
+    assert planned.code == 0, planned.err
+    assert '- schedule["Spare Sunday"] will be deleted' in planned.out
+    assert ('schedule["Spare 04:00"] was not deleted although policy.prune is true: 1 task on 1 site (sandbox 1) '
+            "use it") in planned.out
+    server_section = planned.out.split("=== Site default")[0]
+    assert 'schedule["Spare Sunday"]' in server_section
+    assert cli("apply", deploy, "--auto-approve").code == 0
+    assert "Spare Sunday" not in _schedule_names(server)
+    assert _tasks_by_site(server, "Spare 04:00") == {"sandbox": 1}
+    assert cli("plan", deploy, "--detailed-exitcode").code == 0
+
+
+def test_a_schedule_update_names_the_tasks_it_reaches_on_every_site(server: Emulator, deploy: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    planned: CliResult = cli("plan", deploy)
+    assert planned.code == 0, planned.err
+    # Daily 06:00 after the plan: default 6, finance 2 (Cash Flow moves off it), marketing 2, people 1, sandbox 1.
+    assert ('"Daily 06:00" is a server schedule: this update changes it for every site, for 12 tasks on 5 sites '
+            "(finance 2, marketing 2, people 1, sandbox 1, this site 6)") in planned.out
+
+
+def test_a_site_whose_credentials_are_refused_is_reported_and_the_others_planned(  # type: ignore[no-untyped-def]
+        server: Emulator, deploy: Path, cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TABLEAU_USERNAME__FINANCE", "admin")
+    monkeypatch.setenv("TABLEAU_PASSWORD__FINANCE", "not-the-password")
+    planned: CliResult = cli("plan", deploy, "--detailed-exitcode")
+    assert planned.code == 1
+    assert "=== Site finance" in planned.out
+    finance = planned.out.split("=== Site finance")[1].split("\n=== ")[0]
+    assert "FAILED:" in finance and "sign" in finance.lower()
+    assert 'task[datasource "Web/Conversions"][full @ Nightly 04:00] will be moved' in planned.out
+    assert "1 failed" in planned.out
+    assert "could not be planned (finance)" in planned.err
+
+    before = writes(server)
+    refused: CliResult = cli("apply", deploy, "--auto-approve")
+    assert refused.code == 1 and "Nothing was applied" in refused.err
+    assert writes(server) == before
+
+    drifted: CliResult = cli("drift", deploy, "--history-days", "0")
+    assert drifted.code == 1
+    assert "=== Site marketing" in drifted.out and "FAILED" in drifted.out
