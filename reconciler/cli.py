@@ -265,15 +265,28 @@ def load(
 def export(
     project: Annotated[list[str] | None, typer.Option("--project", help="Only these projects (repeatable).")] = None,
     output: Annotated[Path | None, typer.Option(
-        "--output", help="Write to a file instead of stdout (a missing directory is created, and said).")] = None,
+        "--output", help="Write to a file instead of stdout (a missing directory is created, and said); with "
+                         "--all-sites, the deployment folder to create.")] = None,
+    all_sites: Annotated[bool, typer.Option(
+        "--all-sites", help="Every site the signed-in server administrator sees, as a deployment folder "
+                            "(deployment.yaml + sites/NAME.yaml) written to --output DIR; --site a,b picks some.")]
+    = False,
     server: Server = None, site: Site = None, api_version: ApiVersion = None, ca_bundle: CaBundle = None,
     insecure: Insecure = False, debug: Debug = False, quiet: Quiet = False,
 ) -> None:
     """Write YAML describing the live site, to adopt an existing site into code.
 
     The output passes `validate`, and `plan` with it against the same site reports no changes.
+
+    `--all-sites --output DIR` adopts a whole server: the server schedules once in DIR/deployment.yaml, each
+    site in DIR/sites/. Each site signs in with its own credentials when the environment has them
+    (TABLEAU_PAT_NAME__FINANCE ..., see docs/cli.md), else the shared ones.
     """
     options = _connection(server, site, api_version, ca_bundle, insecure, debug, quiet)
+    if all_sites:
+        from reconciler.commands.export import export_all_sites
+
+        raise typer.Exit(export_all_sites(options, projects=project or (), output_dir=output))
     from reconciler.commands.export import export as run
 
     raise typer.Exit(run(options, projects=project or (), output_file=output))

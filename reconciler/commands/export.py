@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from reconciler import __version__
+from reconciler.commands.deployment import SITE_PARALLELISM, site_filter
 from reconciler.commands.files import atomic_write, check_output_path, created_note
 from reconciler.commands.options import ConnectionOptions
 from reconciler.commands.output import Output
 from reconciler.commands.settings import resolve_settings
-from reconciler.desired.export import export_yaml
-from reconciler.errors import UsageError
+from reconciler.desired.export import export_deployment, export_yaml
+from reconciler.errors import ReconcilerError, UsageError
 from reconciler.gcpause import gc_paused
 from reconciler.hints import did_you_mean, suggest
 from reconciler.model import LiveState
-from reconciler.tableau.connect import connect
+from reconciler.tableau.connect import connect, session_groups, session_note
 from reconciler.tableau.read import read_site
+from reconciler.tableau.sites import list_sites
 
 
 def export(options: ConnectionOptions, *, projects: Sequence[str] = (), output_file: Path | None = None) -> int:
@@ -44,6 +48,85 @@ def _export(options: ConnectionOptions, *, projects: Sequence[str] = (), output_
         tasks = sum(1 for _ in live.tasks)
         output.note(f"Wrote {output_file}{created_note(created)} ({tasks} tasks read). Check it with: "
                     f"reconciler plan {output_file}")
+    return 0
+
+
+def export_all_sites(options: ConnectionOptions, *, projects: Sequence[str] = (), output_dir: Path | None) -> int:
+    """``export --all-sites --output DIR``: every site of the server as a deployment folder."""
+    if output_dir is None:
+        raise UsageError("--all-sites writes a deployment folder: give it with --output DIR (a new or empty "
+                         "directory).")
+    if projects:
+        raise UsageError("--project picks projects of one site; with --all-sites every site is exported whole. "
+                         "Leave out --project, or export one site with --site NAME --project ....")
+    if output_dir.exists() and (not output_dir.is_dir() or any(output_dir.iterdir())):
+        raise UsageError(f"--output {output_dir} is not an empty directory; nothing was read or written. Give a "
+                         "new directory (export never overwrites files).")
+    with gc_paused():
+        return _export_all_sites(options, output_dir)
+
+
+def _export_all_sites(options: ConnectionOptions, output_dir: Path) -> int:
+    output = Output(options.quiet)
+    wanted = site_filter(options)
+    home = replace(options, site=wanted[0] if wanted else "")
+    with connect(resolve_settings(home), warn=output.warn) as conn:
+        sites = list_sites(conn)
+    if sites is None:
+        raise ReconcilerError(
+            "Tableau refused to list the server's sites (Query Sites needs a server administrator); nothing was "
+            "written. Export as a server administrator, or each site on its own: reconciler export --site NAME.")
+    by_url = {s.content_url: s for s in sites}
+    if wanted:
+        unknown = [w for w in wanted if w not in by_url]
+        if unknown:
+            known = ", ".join(repr(s.content_url) for s in sites)
+            raise UsageError(f"--site {', '.join(repr(u) for u in unknown)}: no such site on the server (its sites' "
+                             f"contentUrls: {known}). Nothing was written.")
+        sites = [by_url[w] for w in wanted]
+    settings = [resolve_settings(replace(options, site=site.content_url)) for site in sites]
+    read: dict[str, LiveState] = {}
+
+    def read_one(n: int, known: LiveState | None) -> LiveState:
+        with connect(settings[n], warn=output.warn) as conn:
+            live = read_site(conn, None, schedule_details="all" if known is None else "used",
+                             server_schedules=known, other_sites=False)
+        read[sites[n].content_url] = live
+        return live
+
+    credentials = [(s.site, s.credentials) for s in settings]
+    note = session_note(credentials)
+    if note:
+        output.warn(note)
+    urls = [s.content_url for s in sites]
+    with output.status(f"Reading {len(sites)} site{'s' if len(sites) != 1 else ''} ..."):
+        # The first site's read takes every server schedule's details; the others reuse them.
+        first = read_one(0, None)
+
+        def read_group(group: list[str]) -> None:
+            for url in group:
+                if url != urls[0]:
+                    read_one(urls.index(url), first)
+
+        groups = session_groups(credentials)
+        with ThreadPoolExecutor(max_workers=max(1, min(SITE_PARALLELISM, len(groups))),
+                                thread_name_prefix="site") as pool:
+            list(pool.map(read_group, groups))
+    lives = [("", read[url]) for url in urls]
+    user = first.user
+    if first.flavor == "cloud" or user is None or not user.is_server_admin:
+        who = f"{user.name!r} ({user.role})" if user is not None else "the signed-in user"
+        output.warn(f"{who} is not a server administrator: Tableau lists only the sites they belong to, so the "
+                    f"export holds those {len(sites)} site(s) and the server may have more. Export as a server "
+                    "administrator to adopt every site." if first.flavor != "cloud" else
+                    f"Tableau Cloud lists the sites {who} belongs to: the export holds those {len(sites)} site(s).")
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    files = export_deployment(first.server, first.flavor, first.schedules, lives, when=when, version=__version__)
+    for name, text in sorted(files.items()):
+        atomic_write(output_dir / name, text)
+    tasks = sum(len(live.tasks) for _, live in lives)
+    output.note(f"Wrote {output_dir}: deployment.yaml and {len(files) - 1} site file(s) ({tasks} tasks read on "
+                f"{len(lives)} sites). Check it with: reconciler plan {output_dir}")
     return 0
 
 

@@ -241,3 +241,33 @@ def test_a_site_whose_credentials_are_refused_is_reported_and_the_others_planned
     drifted: CliResult = cli("drift", deploy, "--history-days", "0")
     assert drifted.code == 1
     assert "=== Site marketing" in drifted.out and "FAILED" in drifted.out
+
+
+@pytest.mark.parametrize("flavor", ["server", "cloud"])
+def test_export_all_sites_adopts_the_whole_server_and_plans_no_changes(  # type: ignore[no-untyped-def]
+        monkeypatch: pytest.MonkeyPatch, cli, tmp_path: Path, flavor: str) -> None:
+    for emu in _emulator(monkeypatch, flavor):
+        out = tmp_path / "adopted"
+        exported: CliResult = cli("export", "--all-sites", "--output", out)
+        assert exported.code == 0, exported.err
+        files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.yaml"))
+        assert files == ["deployment.yaml", "sites/default.yaml", "sites/finance.yaml", "sites/marketing.yaml",
+                         "sites/people.yaml", "sites/sandbox.yaml", "sites/supply-chain.yaml"]
+        before = writes(emu)
+        planned: CliResult = cli("plan", out, "--detailed-exitcode")
+        assert planned.code == 0, planned.out + planned.err
+        assert "Deployment: 6 sites, 0 with changes, 6 matching." in planned.out
+        assert writes(emu) == before
+
+        again: CliResult = cli("export", "--all-sites", "--output", out)
+        assert again.code == 1 and "not an empty directory" in again.err
+
+
+def test_export_all_sites_by_a_site_administrator_says_the_server_may_have_more(  # type: ignore[no-untyped-def]
+        server: Emulator, cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TABLEAU_USERNAME", "siteadmin")
+    monkeypatch.setenv("TABLEAU_PASSWORD", "siteadmin")
+    exported: CliResult = cli("export", "--all-sites", "--output", tmp_path / "out")
+    assert exported.code == 0, exported.err
+    assert "'siteadmin' (SiteAdministratorCreator) is not a server administrator" in exported.err
+    assert "the server may have more" in exported.err
