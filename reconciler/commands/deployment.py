@@ -95,8 +95,11 @@ def read_deployment(deployment: Deployment, options: ConnectionOptions, output: 
     health: dict[str, HealthReport | None] = {}
     outside: list[tuple[dict[str, dict[str, int]] | None, str]] = [(None, "the first site could not be read")]
 
+    done: list[str] = []
+
     def read_one(n: int, known: LiveState | None = None) -> None:
         files = deployment.sites[n]
+        say(f"Reading site {files.label} ({len(done) + 1} of {len(deployment.sites)}) ...")
         try:
             with connect(settings[n], warn=output.warn) as conn:
                 live = read_site(conn, files.desired, flavor=deployment.flavor, schedule_details=details,
@@ -112,10 +115,11 @@ def read_deployment(deployment: Deployment, options: ConnectionOptions, output: 
             results[n] = live
         except ReconcilerError as error:
             results[n] = error
+        done.append(files.label)
 
     total = len(deployment.sites)
     doing = f"Reading {total} site{'s' if total != 1 else ''} of {deployment.server or 'the server'} ..."
-    with output.status(doing):
+    with output.status(doing) as say:
         # The first site's read takes the server schedules (server-wide on Tableau Server): the other sites
         # reuse them rather than each reading the same list and details again.
         read_one(0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from rich.console import Console
@@ -59,12 +59,14 @@ class Output:
         sys.stdout.flush()
 
     @contextmanager
-    def status(self, message: str) -> Iterator[None]:
+    def status(self, message: str) -> Iterator[Callable[[str], None]]:
+        """A spinner with ``message`` while the block runs; the block may call what it yields to change the
+        message (``Reading 12 of 50 sites ...``). Nothing at all when not interactive."""
         if self.interactive:
-            with self.err.status(Text(message)):
-                yield
+            with self.err.status(Text(message)) as spinner:
+                yield lambda text: spinner.update(Text(text))
         else:
-            yield
+            yield lambda _text: None
 
 
 def announce_files(output: Output, desired: DesiredState) -> None:
