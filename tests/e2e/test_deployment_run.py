@@ -154,9 +154,12 @@ def test_a_cloud_deployment_plans_applies_and_plans_no_changes_again(cloud: Emul
     planned: CliResult = cli("plan", deploy, "--detailed-exitcode")
     assert planned.code == 2, planned.err + planned.out
     assert "=== Server schedules" not in planned.out  # Tableau Cloud has none
+    drifted: CliResult = cli("drift", deploy, "--history-days", "0")
+    assert drifted.code == 2 and "=== Site finance" in drifted.out
     assert cli("apply", deploy, "--auto-approve").code == 0
     again: CliResult = cli("plan", deploy, "--detailed-exitcode")
     assert again.code == 0, again.out
+    assert cli("drift", deploy, "--history-days", "0").code == 0
 
 
 def _tasks_by_site(emu: Emulator, schedule: str) -> dict[str, int]:
