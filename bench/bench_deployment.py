@@ -30,7 +30,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_plan import Run, machine, routes, run_client
+from bench_plan import Run, declared_extracts, machine, routes, run_client
 
 from reconciler.desired.export import export_document
 from reconciler.emulator import Emulator
@@ -44,24 +44,6 @@ def site_url(n: int) -> str:
 
 def label(n: int) -> str:
     return "default" if n == 1 else f"site-{n:03d}"
-
-
-def _declared(doc: dict[str, Any], every: int) -> list[dict[str, Any]]:
-    """Every ``every``-th item with tasks, a few with a task moved or added (as bench_plan.desired_file)."""
-    names = sorted(doc["schedules"])
-    extracts = [e for e in doc["extracts"] if "refresh" in e
-                and all(r["schedule"] in doc["schedules"] for r in e["refresh"])][::every]
-    for n, entry in enumerate(extracts):
-        refresh = entry["refresh"]
-        taken = {r["schedule"] for r in refresh}
-        other = next(s for s in names[n % len(names):] + names if s not in taken)
-        if n % 50 == 0:
-            refresh.append({"schedule": other, "type": "full"})
-        elif n % 50 == 25:
-            full = next((i for i, r in enumerate(refresh) if r["type"] == "full"), None)
-            if full is not None:
-                refresh[full] = {**refresh[full], "schedule": other}
-    return extracts
 
 
 def write_files(emu: Emulator, root: Path, sites: int, every: int) -> tuple[int, int]:
@@ -84,7 +66,7 @@ def write_files(emu: Emulator, root: Path, sites: int, every: int) -> tuple[int,
             schedules = {name: spec for name, spec in doc["schedules"].items()
                          if spec.get("end") is None or spec["end"] > spec["start"]}
         doc["schedules"] = schedules
-        extracts = _declared(doc, every)
+        extracts = declared_extracts(doc, every, change_every=50)
         declared += sum(len(e["refresh"]) for e in extracts)
         site_doc = {"version": 1, "site": site_url(n), "extracts": extracts}
         (root / "deployment" / "sites" / f"{label(n)}.yaml").write_text(

@@ -91,6 +91,16 @@ def desired_file(emu: Emulator, path: Path, every: int) -> tuple[int, int, int]:
     # files' rules refuse: those and the items with tasks on them are left out.
     doc["schedules"] = {name: spec for name, spec in doc["schedules"].items()
                         if spec.get("end") is None or spec["end"] > spec["start"]}
+    extracts = declared_extracts(doc, every)
+    doc["extracts"] = extracts
+    del doc["server"]
+    path.write_text(yaml.safe_dump(doc, sort_keys=False, width=120), encoding="utf-8")
+    return len(doc["schedules"]), len(extracts), sum(len(e["refresh"]) for e in extracts)
+
+
+def declared_extracts(doc: dict[str, Any], every: int, change_every: int = 100) -> list[dict[str, Any]]:
+    """Every ``every``-th exported item with tasks, all on ``doc``'s schedules; of those, one in ``change_every``
+    gets a new task (a create) and another a full task on another schedule (a move)."""
     names = sorted(doc["schedules"])
     extracts = [e for e in doc["extracts"] if "refresh" in e
                 and all(r["schedule"] in doc["schedules"] for r in e["refresh"])][::every]
@@ -98,16 +108,13 @@ def desired_file(emu: Emulator, path: Path, every: int) -> tuple[int, int, int]:
         refresh = entry["refresh"]
         taken = {r["schedule"] for r in refresh}
         other = next(s for s in names[n % len(names):] + names if s not in taken)
-        if n % 100 == 0:  # a new task: a create
+        if n % change_every == 0:  # a new task: a create
             refresh.append({"schedule": other, "type": "full"})
-        elif n % 100 == 50:  # a full task on another schedule: a move (REST cannot move an incremental one)
+        elif n % change_every == change_every // 2:  # a full task elsewhere: a move (REST moves no incremental)
             full = next((i for i, r in enumerate(refresh) if r["type"] == "full"), None)
             if full is not None:
                 refresh[full] = {**refresh[full], "schedule": other}
-    doc["extracts"] = extracts
-    del doc["server"]
-    path.write_text(yaml.safe_dump(doc, sort_keys=False, width=120), encoding="utf-8")
-    return len(doc["schedules"]), len(extracts), sum(len(e["refresh"]) for e in extracts)
+    return extracts
 
 
 def floor(sizes: dict[str, int], declared_schedules: int) -> int:
