@@ -5,14 +5,16 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
+from reconciler.commands.deployment import site_filter
 from reconciler.commands.files import atomic_write
 from reconciler.commands.history import DEFAULT_HISTORY_DAYS, read_health
 from reconciler.commands.options import ConnectionOptions
 from reconciler.commands.output import Output
 from reconciler.commands.settings import resolve_settings
-from reconciler.desired import for_flavor, load_desired
+from reconciler.desired import find_deployment, for_flavor, load_deployment, load_desired
 from reconciler.errors import UsageError
 from reconciler.model import DesiredState
 from reconciler.plan import busy_profile, live_starts, make_profile
@@ -31,6 +33,20 @@ FORMATS = ("text", "json")
 PICTURES = (".html", ".htm", ".svg")
 
 
+def _deployment_site(root: Path, options: ConnectionOptions) -> tuple[DesiredState, ConnectionOptions]:
+    """``load DEPLOY --site NAME``: the load is one site's (its tasks start on the server's backgrounders
+    with everyone else's, but a site is what Tableau lets one query of jobs see)."""
+    picked = site_filter(options)
+    deployment = load_deployment(root, sites=picked)
+    if len(deployment.sites) != 1:
+        names = ", ".join(s.label for s in deployment.sites)
+        raise UsageError(f"load shows one site's refresh load: pick one site of {root} with --site NAME (its "
+                         f"sites: {names}).")
+    (files,) = deployment.sites
+    desired = replace(files.desired, server=files.desired.server or deployment.server)
+    return desired, replace(options, site=desired.site or "")
+
+
 def load(paths: Sequence[Path], options: ConnectionOptions, *, fmt: str = "text", output_file: Path | None = None,
          suggest: bool = False, history_days: int = DEFAULT_HISTORY_DAYS, peaks: int = 5) -> int:
     """Read-only. Exit 0 (1 on error)."""
@@ -43,7 +59,12 @@ def load(paths: Sequence[Path], options: ConnectionOptions, *, fmt: str = "text"
     if not 1 <= peaks <= 50:
         raise UsageError(f"--peaks must be between 1 and 50, not {peaks}.")
     output = Output(options.quiet)
-    desired = load_desired(paths) if paths else None
+    root = find_deployment(paths) if paths else None
+    desired: DesiredState | None
+    if root is not None:
+        desired, options = _deployment_site(root, options)
+    else:
+        desired = load_desired(paths) if paths else None
     with connect(resolve_settings(options, desired), warn=output.warn) as conn:
         with output.status(f"Reading {conn.settings.server} ..."):
             live = read_site(conn, desired, flavor=desired.flavor if desired else None, schedule_details="used",

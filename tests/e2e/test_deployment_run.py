@@ -274,3 +274,12 @@ def test_export_all_sites_by_a_site_administrator_says_the_server_may_have_more(
     assert exported.code == 0, exported.err
     assert "'siteadmin' (SiteAdministratorCreator) is not a server administrator" in exported.err
     assert "the server may have more" in exported.err
+
+
+def test_load_shows_one_site_of_a_deployment(server: Emulator, deploy: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    several: CliResult = cli("load", deploy)
+    assert several.code == 1
+    assert "pick one site of" in several.err and "default, finance, marketing" in several.err
+    one: CliResult = cli("load", deploy, "--site", "finance", "--history-days", "0")
+    assert one.code == 0, one.err
+    assert one.out.startswith('Refresh load of site "finance"')
