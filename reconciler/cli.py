@@ -61,7 +61,8 @@ Server = Annotated[str | None, typer.Option("--server", envvar="TABLEAU_SERVER",
                                                help="Tableau URL [env TABLEAU_SERVER; else the file's server:].")]
 Site = Annotated[str | None, typer.Option("--site", envvar="TABLEAU_SITE",
                                              help="Site contentUrl; \"\" is the Default site [env TABLEAU_SITE; "
-                                                  "else the file's site:].")]
+                                                  "else the file's site:]. With a deployment folder: the sites to "
+                                                  "work on, by label or contentUrl, comma-separated.")]
 ApiVersion = Annotated[str | None, typer.Option("--api-version",
                                                    help="Pin the REST API version (default: ask the server).")]
 CaBundle = Annotated[Path | None, typer.Option("--ca-bundle",
@@ -127,6 +128,10 @@ def plan(
 ) -> None:
     """Read the site and show what apply would change.
 
+    Given a deployment folder (one holding deployment.yaml), every site of it in one run: the server
+    schedules' changes once, then a section per site; --out saves one plan for every site. Exit 1 when
+    a site could not be read or planned (its section says why; the others are still shown).
+
     On Tableau Server a plan that would create an incremental task, change a task's type, or move an
     incremental task through REST is refused: Tableau's REST API would silently make a full refresh.
 
@@ -180,6 +185,10 @@ def apply(
 ) -> None:
     """Make the site match the files, or execute a saved plan (a .json file from `plan --out`).
 
+    Given a deployment folder (or its saved plan), every site's plan is shown and confirmed once; a saved
+    plan is checked against every site before the first write; then the server schedules' creates and
+    updates, each site, and the schedule deletes last (skipped when a site's changes failed).
+
     Shows the plan and asks `Apply N changes? [y/N]` unless --auto-approve. A saved plan is refused if
     the site changed since it was made, or edited (its digest no longer matches).
 
@@ -215,6 +224,9 @@ def drift(
     insecure: Insecure = False, debug: Debug = False, quiet: Quiet = False,
 ) -> None:
     """Report, read-only, where the site has wandered from the files. Exit 0 in sync, 2 drift, 1 error.
+
+    Given a deployment folder, a section per site (JUnit: a test suite per site); exit 1 when a site
+    could not be read, else 2 when any site drifted.
 
     Buckets: changed, missing, unmanaged, unhealthy; plus coverage (managed tasks / tasks in scope).
     Unhealthy uses the job history (Query Jobs, administrators only): failures in a row and over the
