@@ -207,7 +207,9 @@ def test_multisite_seed_shape(flavor: str) -> None:
 
 
 def test_multisite_seed_is_deterministic_and_the_demo_seed_unchanged() -> None:
-    assert _digest(Emulator(seed="multisite")) == _digest(Emulator(seed="multisite"))
+    # Without job history: the history is laid out back from the moment the seed is made (the clock), so two
+    # seeds made a moment apart differ there by design (this compared them with it, and failed now and then).
+    assert _digest(Emulator(seed="multisite", history_days=0)) == _digest(Emulator(seed="multisite", history_days=0))
     demo = Emulator(seed="demo", history_days=0).store
     assert (len(demo.sites), len(demo.tasks)) == (2, 65)
 
