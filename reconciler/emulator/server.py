@@ -7,6 +7,9 @@ closed without an answer, `slow_rate` → the answer comes `slow_ms` late) apply
 `GET /_emulator/stats` returns
 `{"total": N, "by_route": {"GET /api/{v}/sites/{site_id}/datasources": N, ...}}` (route templates),
 `POST /_emulator/stats/reset` zeroes it.
+
+`Emulator.hold(match)` (Python API only) makes the requests whose route matches wait before they are handled,
+until the test releases them (or drops them unanswered): a client stopped at an exact point, without racing.
 """
 
 from __future__ import annotations
@@ -23,8 +26,8 @@ import threading
 import time
 import traceback
 from collections import Counter
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from types import FrameType
 from typing import TYPE_CHECKING, Any, cast
 
@@ -44,7 +47,7 @@ from .wire import error_body
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
-__all__ = ["DropConnection", "Emulator", "EmulatorConfig", "serve"]
+__all__ = ["DropConnection", "Emulator", "EmulatorConfig", "Hold", "serve"]
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,33 @@ class _QuietHandler(WSGIRequestHandler):
                 self.connection.shutdown(socket.SHUT_RDWR)
 
 
+@dataclass
+class Hold:
+    """Requests whose route key (as in `stats()`, e.g. ``"POST /api/{v}/sites/{site_id}/projects"``) matches wait
+    before they are handled: `reached` is set when the first arrives; `release()` lets them through,
+    `release(drop=True)` closes their connections unanswered (nothing is changed). Waits end after `timeout`."""
+
+    match: Callable[[str], bool]
+    timeout: float = 60.0
+    reached: threading.Event = field(default_factory=threading.Event)
+    released: threading.Event = field(default_factory=threading.Event)
+    held: int = 0
+    drop: bool = False
+
+    def release(self, *, drop: bool = False) -> None:
+        self.drop = drop
+        self.released.set()
+
+    def wait(self, route: str) -> None:
+        if self.released.is_set() or not self.match(route):
+            return
+        self.held += 1
+        self.reached.set()
+        self.released.wait(self.timeout)
+        if self.drop:
+            raise DropConnection(f"held, then dropped: {route}")
+
+
 class EmulatorApp:
     """The WSGI application: faults, stats, then REST, Vizportal or `/_emulator` dispatch."""
 
@@ -126,6 +156,7 @@ class EmulatorApp:
         self.counts: Counter[str] = Counter()
         self.counts_lock = threading.Lock()
         self.rng = random.Random(config.random_seed)
+        self.holds: list[Hold] = []
 
     def stats(self) -> dict[str, Any]:
         with self.counts_lock:
@@ -198,7 +229,10 @@ class EmulatorApp:
                                            cast(Mapping[str, str], request.headers))
             return self._after(method, path, answer)
         route, params, known = urls.match(method, path)
-        self._count(f"{method} {route.template}" if route else f"{method} <unmatched>")
+        key = f"{method} {route.template}" if route else f"{method} <unmatched>"
+        for hold in list(self.holds):  # before counting: a held request is counted when it goes through
+            hold.wait(key)
+        self._count(key)
         fault = self._fault(method, path)
         if fault is not None:
             return fault
@@ -298,6 +332,12 @@ class Emulator:
     def reset_stats(self) -> None:
         self.app.reset_stats()
 
+    def hold(self, match: Callable[[str], bool], timeout: float = 60.0) -> Hold:
+        """From now on, requests whose route key matches wait until the returned `Hold` is released."""
+        hold = Hold(match, timeout)
+        self.app.holds.append(hold)
+        return hold
+
     def configure_faults(self, *, latency_ms: int | None = None, fail_rate: float | None = None,
                          throttle_rate: float | None = None, retry_after: float | None = None,
                          token_ttl: float | None = None,
@@ -334,7 +374,9 @@ class Emulator:
         return self
 
     def stop(self) -> None:
-        """Stop serving and close the socket."""
+        """Stop serving and close the socket (requests still held are dropped)."""
+        for hold in self.app.holds:
+            hold.release(drop=True)
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
