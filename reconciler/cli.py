@@ -7,6 +7,7 @@ success with changes.
 
 from __future__ import annotations
 
+import functools
 import sys
 import traceback
 from collections.abc import Sequence
@@ -449,13 +450,22 @@ def emulator_serve(
     raise typer.Exit(code)
 
 
+@functools.cache
+def _command() -> typer.core.TyperGroup:
+    """The click command behind ``app``, built once: ``app(...)`` would rebuild it from the signatures on every call
+    (a third of an in-process ``plan``), which the tests, calling ``main`` hundreds of times, pay for."""
+    command = typer.main.get_command(app)
+    assert isinstance(command, typer.core.TyperGroup)
+    return command
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (0 ok, 1 error, 2 changes, 3 unexpected, 130 interrupted)."""
     args = list(sys.argv[1:] if argv is None else argv)
     _state["debug"] = "--debug" in args
     try:
         # Without standalone mode, typer hands back the code of a `typer.Exit` instead of raising it.
-        code = app(args=args, prog_name="reconciler", standalone_mode=False)
+        code = _command().main(args=args, prog_name="reconciler", standalone_mode=False)
         return int(code) if isinstance(code, int) else 0
     except typer.Exit as done:
         return int(done.exit_code)
