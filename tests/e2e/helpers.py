@@ -57,3 +57,21 @@ def without_apply_lock(events: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
     deleted = [e[2] for e in events if e[0] == "project.deleted"]
     assert created == deleted, f"every project apply created (its lock) is deleted: {created} vs {deleted}"
     return [e for e in events if e[0] not in ("project.created", "project.deleted")]
+
+
+class SharedClock:
+    """One clock for the emulator's jobs and a command's waiting: the command's ``time.sleep`` moves both on at
+    once, so a test follows a job of any length without sleeping. Install it with
+    ``monkeypatch.setattr(module, "time", SharedClock(emu))`` on the command's module."""
+
+    def __init__(self, emu: Emulator) -> None:
+        self.elapsed = 0.0
+        start = emu.store.clock()
+        emu.store.clock = lambda: start + self.elapsed
+
+    def monotonic(self) -> float:
+        return self.elapsed
+
+    def sleep(self, seconds: float) -> None:
+        self.elapsed += max(0.0, seconds)
+

@@ -13,12 +13,13 @@ from typing import Any
 import pytest
 import yaml
 
+from reconciler.commands import refresh as refresh_command
 from reconciler.commands.refresh import _require_incremental_api
 from reconciler.emulator import Emulator
 from reconciler.emulator.jobs import job_state
 from reconciler.errors import ReconcilerError
 from tests.conftest import connect_env, write
-from tests.e2e.helpers import writes
+from tests.e2e.helpers import SharedClock, writes
 from tests.e2e.test_plan_apply import export_doc, save
 
 BRIDGE_OK = "Operations/Plant Floor Metrics (Bridge)"
@@ -27,9 +28,11 @@ BRIDGE_FAILS = "Operations/On-Prem Orders (Bridge)"
 
 @pytest.fixture
 def slow_cloud(monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
-    """A Cloud emulator whose jobs take 1.5 s: long enough for a Bridge job to be seen while assigned."""
+    """A Cloud emulator whose jobs take 1.5 s: long enough for a Bridge job to be seen while assigned. Its
+    clock is refresh's: refresh's one-second polls move both on without sleeping."""
     with Emulator(flavor="cloud", seed="demo", job_seconds=1.5) as emu:
         connect_env(monkeypatch, emu)
+        monkeypatch.setattr(refresh_command, "time", SharedClock(emu))
         yield emu
 
 

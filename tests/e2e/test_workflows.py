@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -11,9 +12,11 @@ import pytest
 import tableauserverclient as TSC
 import yaml
 
+from reconciler.commands import demo as demo_command
+from reconciler.commands import refresh as refresh_command
 from reconciler.emulator import Emulator
 from tests.conftest import connect_env
-from tests.e2e.helpers import tasks_on, writes
+from tests.e2e.helpers import SharedClock, tasks_on, writes
 from tests.e2e.test_plan_apply import export_doc, save, set_extract
 
 
@@ -112,6 +115,7 @@ def test_refresh_failure_prints_the_job_notes(server_emu: Emulator, cli: Any) ->
 def test_refresh_timeout_and_already_queued(cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     with Emulator(flavor="server", seed="demo", job_seconds=30.0) as emu:
         connect_env(monkeypatch, emu)
+        monkeypatch.setattr(refresh_command, "time", SharedClock(emu))  # the 0.5 s pass without sleeping
         slow = cli("refresh", "--datasource", "Sales/Orders", "--timeout", "0.5")
         assert slow.code == 1
         assert "did not finish within 0.5s" in slow.err
@@ -153,7 +157,9 @@ def test_reencrypt_confirms_and_refuses_when_disabled(server_emu: Emulator, cli:
     assert refused.code == 1 and "disabled" in refused.err
 
 
-def test_demo_tells_the_whole_story(cli: Any) -> None:
+def test_demo_tells_the_whole_story(cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The demo's refresh jobs take 1.5 s so that a person sees them run; here they finish at once.
+    monkeypatch.setattr(demo_command, "demo", functools.partial(demo_command.demo, job_seconds=0.0))
     result = cli("demo")
     assert result.code == 0, result.out[-3000:] + result.err
     out = result.out

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 
 import pytest
 import requests
@@ -94,7 +93,8 @@ def test_tokens_expire_after_token_ttl(make_emulator) -> None:  # type: ignore[n
     emulator = make_emulator(seed="empty", token_ttl=0.3)
     server = sign_in(emulator)
     server.projects.get()
-    time.sleep(0.4)
+    later = emulator.store.clock() + 0.4
+    emulator.store.clock = lambda: later  # 0.4 s on: the session's 0.3 s are over
     with pytest.raises(FailedSignInError) as err:
         server.projects.get()
     assert err.value.code == "401002"

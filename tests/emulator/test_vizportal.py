@@ -72,9 +72,8 @@ def test_expired_session(make_emulator) -> None:  # type: ignore[no-untyped-def]
     emulator = make_emulator(seed="demo", token_ttl=0.2)
     c = Client(emulator.url)
     c.login("admin", "admin")
-    import time
-
-    time.sleep(0.3)
+    later = emulator.store.clock() + 0.3
+    emulator.store.clock = lambda: later  # 0.3 s on: the session's 0.2 s are over
     response = c.call("getExtractTasks")
     assert response.status_code == 401 and "errors" in response.json()
 
