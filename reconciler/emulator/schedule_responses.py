@@ -8,7 +8,7 @@ from typing import ClassVar
 from . import scheduling
 from .exceptions import EmulatorError
 from .jobs import job_state
-from .models import Job, Schedule, Task
+from .models import Job, Schedule, Task, User
 from .query import Accessor, apply_filters, paginate
 from .recurrence import Recurrence, normalize_recurrence
 from .responses import BaseResponses, Reply, Req, no_content, ok
@@ -115,13 +115,17 @@ class ScheduleResponses(BaseResponses):
             schedule = self.store.schedule(req.params["schedule_id"])
         return ok(schedule_xml(schedule, self.store.clock(), details=True))
 
-    def create_schedule(self, req: Req) -> Reply:
+    def _schedule_body(self, req: Req) -> tuple[User, ET.Element]:
+        """The signed-in user and the request's <schedule> element (create and update; Server only)."""
         _, user = self.auth(req)
         self._not_on_cloud()
-        root = parse_body(req.body)
-        el = child(root, "schedule")
+        el = child(parse_body(req.body), "schedule")
         if el is None:
             raise EmulatorError.bad_request("The request has no <schedule> element.")
+        return user, el
+
+    def create_schedule(self, req: Req) -> Reply:
+        user, el = self._schedule_body(req)
         name = el.get("name")
         if not name or not name.strip():
             raise EmulatorError.bad_request("The schedule name is missing.")
@@ -136,12 +140,7 @@ class ScheduleResponses(BaseResponses):
         return ok(schedule_xml(schedule, self.store.clock(), details=True), 201)
 
     def update_schedule(self, req: Req) -> Reply:
-        _, user = self.auth(req)
-        self._not_on_cloud()
-        root = parse_body(req.body)
-        el = child(root, "schedule")
-        if el is None:
-            raise EmulatorError.bad_request("The request has no <schedule> element.")
+        user, el = self._schedule_body(req)
         with self.store.lock:
             current = self.store.schedule(req.params["schedule_id"])
         if el.get("type") is not None and _choice(el.get("type"), SCHEDULE_TYPES, "type") != current.type:

@@ -99,6 +99,7 @@ def test_apply_killed_midway_then_rerun_converges(cli: Any, tmp_path: Path, monk
             time.sleep(0.05)
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=10)
+        emu.configure_faults(latency_ms=0)  # the latency was to kill it midway; the re-runs need none
         done_before = len(emu.store.tasks)
         assert 0 < done_before < 2 * len(items), "killed midway"
         assert all(e["outcome"] in ("ok", "failed", "skipped") for e in journal(log)), "journal lines are whole"

@@ -250,7 +250,7 @@ def test_apply_survives_the_server_restarting_mid_apply(cli: Any, tmp_path: Path
             time.sleep(0.05)
         assert apply_process.poll() is None, "the apply was still running when the server went down"
         _stop(server, signal.SIGKILL)
-        server = _serve(state, port, "--latency-ms", "15")  # the same port, the state it had
+        server = _serve(state, port)  # the same port, the state it had (its latency was to stop it midway)
         apply_process.wait(timeout=90)
         assert all(e["outcome"] in ("ok", "failed", "skipped") for e in journal(tmp_path / "journal.jsonl"))
 
