@@ -64,6 +64,9 @@ def cli(capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
 
 
 def _emulator(flavor: str, seed: str = "demo", **options: object) -> Iterator[Emulator]:
+    """Jobs finish at once; no seeded job history unless ``history_days`` asks for it (14 days of the demo's
+    history are 4,000 jobs: 50 ms to seed and read by every drift, for tests that look at none of them)."""
+    options.setdefault("history_days", 0)
     with Emulator(flavor=flavor, seed=seed, job_seconds=0.0, **options) as emu:
         yield emu
 
@@ -78,7 +81,8 @@ def connect_env(monkeypatch: pytest.MonkeyPatch, emu: Emulator, site: str = "") 
 
 @pytest.fixture
 def server_emu(monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
-    """A Tableau Server emulator with the demo seed; the environment points at its Default site."""
+    """A Tableau Server emulator with the demo seed (no job history); the environment points at its Default
+    site."""
     for emu in _emulator("server"):
         connect_env(monkeypatch, emu)
         yield emu
@@ -86,8 +90,17 @@ def server_emu(monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
 
 @pytest.fixture
 def cloud_emu(monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
-    """A Tableau Cloud emulator with the demo seed; the environment points at its Default site."""
+    """A Tableau Cloud emulator with the demo seed (no job history); the environment points at its Default
+    site."""
     for emu in _emulator("cloud"):
+        connect_env(monkeypatch, emu)
+        yield emu
+
+
+@pytest.fixture
+def history_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
+    """``server_emu`` with the demo's 14 days of job history (its slow, failing and stale tasks' stories)."""
+    for emu in _emulator("server", history_days=14):
         connect_env(monkeypatch, emu)
         yield emu
 

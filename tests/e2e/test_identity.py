@@ -133,7 +133,7 @@ _AWKWARD = st.lists(st.sampled_from(_PIECES), min_size=1, max_size=6).map("".joi
 def test_export_then_plan_is_no_changes_for_any_name(item: str, project: str, other: str, cli: Any,
                                                       tmp_path_factory: pytest.TempPathFactory,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    with Emulator(flavor="server", seed="demo", job_seconds=0.0) as emu:
+    with Emulator(flavor="server", seed="demo", job_seconds=0.0, history_days=0) as emu:
         connect_env(monkeypatch, emu)
         rename_item(emu, "Sales/Orders", item)
         rename_project(emu, "Marketing", project)

@@ -83,8 +83,8 @@ class _Page(HTMLParser):
         self.text.append(data)
 
 
-def test_load_heatmap_json_and_a_self_contained_page(server_emu: Emulator, cli: Any, tmp_path: Path) -> None:
-    before = writes(server_emu)
+def test_load_heatmap_json_and_a_self_contained_page(history_server: Emulator, cli: Any, tmp_path: Path) -> None:
+    before = writes(history_server)
     text = cli("load")
     assert text.code == 0, text.err
     assert "Most refreshes running at once, per hour" in text.out
@@ -108,7 +108,7 @@ def test_load_heatmap_json_and_a_self_contained_page(server_emu: Emulator, cli: 
     svg = ET.fromstring(picture.read_text())
     rects = [r for r in svg.iter("{http://www.w3.org/2000/svg}rect") if r.get("class") == "slot"]
     assert len(rects) == 672 and rects[8].get("data-value") == "10"
-    assert writes(server_emu) == before, "load is read-only"
+    assert writes(history_server) == before, "load is read-only"
     bad = cli("load", "--output", tmp_path / "load.png")
     assert bad.code == 1 and ".html or .svg" in bad.err
 
@@ -135,7 +135,7 @@ def test_suggest_prints_a_patch_that_applies_and_validates(server_emu: Emulator,
     assert no_paths.code == 1 and "give the PATHs" in no_paths.err
 
 
-def test_drift_names_failing_slow_and_stale_tasks_in_every_format(server_emu: Emulator, cli: Any,
+def test_drift_names_failing_slow_and_stale_tasks_in_every_format(history_server: Emulator, cli: Any,
                                                                    tmp_path: Path) -> None:
     site = exported(cli, tmp_path)
     text = cli("drift", site)

@@ -60,7 +60,7 @@ def test_every_output_prints_hostile_names_literally(name: str, cli: Any, tmp_pa
     tmp = tmp_path_factory.mktemp("hostile")
     schedule = f"{name} 04:10"
     shown = quote(f"Sales/{name}")[1:-1]  # as it appears inside an address
-    with Emulator(flavor="server", seed="demo", job_seconds=0.0) as emu:
+    with Emulator(flavor="server", seed="demo", job_seconds=0.0, history_days=0) as emu:
         connect_env(monkeypatch, emu)
         monkeypatch.setenv("RECONCILER_RETRY_BASE", "0.001")
         rename_item(emu, "Sales/Orders", name)
