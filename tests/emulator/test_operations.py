@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -162,3 +163,63 @@ def test_concurrent_clients(emu: Emulator) -> None:
         counts = list(pool.map(add, items[:16]))
     assert all(before < c <= before + 16 for c in counts)
     assert len(admin.tasks.get()[0]) == before + 16
+
+
+def _create_project_in_thread(server: TSC.Server, name: str) -> tuple[threading.Thread, list[object]]:
+    outcome: list[object] = []
+
+    def create() -> None:
+        try:
+            outcome.append(server.projects.create(TSC.ProjectItem(name)))
+        except Exception as error:  # the test reads it
+            outcome.append(error)
+
+    thread = threading.Thread(target=create, daemon=True)
+    thread.start()
+    return thread, outcome
+
+
+def test_hold_keeps_matching_requests_until_released_and_counts_them_then(emu: Emulator) -> None:
+    server = sign_in(emu)
+    hold = emu.hold(lambda route: route == "POST /api/{v}/sites/{site_id}/projects")
+    thread, outcome = _create_project_in_thread(server, "Held")
+    assert hold.reached.wait(10) and hold.held == 1
+    # Held: not handled, not counted; other requests go through meanwhile.
+    assert server.projects.get()[1].total_available > 0
+    routes = emu.stats()["by_route"]
+    assert "POST /api/{v}/sites/{site_id}/projects" not in routes
+    assert not any(e[0] == "project.created" for e in emu.events) and outcome == []
+    hold.release()
+    thread.join(10)
+    [project] = outcome
+    assert isinstance(project, TSC.ProjectItem) and project.name == "Held"
+    assert emu.stats()["by_route"]["POST /api/{v}/sites/{site_id}/projects"] == 1
+    # Released for good: the next one is not held.
+    assert server.projects.create(TSC.ProjectItem("Not held")).name == "Not held"
+
+
+def test_a_dropped_hold_closes_the_connection_and_changes_nothing(emu: Emulator) -> None:
+    server = sign_in(emu)
+    events = emu.events
+    hold = emu.hold(lambda route: route.startswith("POST ") and route.endswith("/projects"))
+    thread, outcome = _create_project_in_thread(server, "Dropped")
+    assert hold.reached.wait(10)
+    hold.release(drop=True)
+    thread.join(10)
+    [error] = outcome
+    assert isinstance(error, requests.ConnectionError), error
+    assert emu.events == events, "a dropped request is never handled"
+
+
+def test_stop_drops_what_is_still_held(make_emulator) -> None:  # type: ignore[no-untyped-def]
+    emulator = make_emulator(seed="demo")
+    server = sign_in(emulator)
+    hold = emulator.hold(lambda route: route.startswith("POST "), timeout=60)
+    thread, outcome = _create_project_in_thread(server, "Never")
+    assert hold.reached.wait(10)
+    started = time.monotonic()
+    emulator.stop()
+    thread.join(10)
+    assert time.monotonic() - started < 10, "stop does not wait for the hold's timeout"
+    [error] = outcome
+    assert isinstance(error, requests.ConnectionError), error
