@@ -30,6 +30,8 @@ from reconciler.model import LiveState, site_label
 from reconciler.plan import (
     Action,
     Plan,
+    ScheduleTarget,
+    TaskTarget,
     is_digest,
     permission_gaps,
     plan_digest,
@@ -233,8 +235,8 @@ def apply(paths: Sequence[Path], options: ConnectionOptions, *, auto_approve: bo
                 client.login()
             vizportal = VizportalMover(client, conn)
             with output.status("Matching the task moves to Vizportal's tasks ..."):
-                vizportal.prepare(_planned_moves(plan), {c.target.get("name", "") for c in plan.changes
-                                                         if c.kind == "schedule" and c.action is Action.CREATE})
+                vizportal.prepare(_planned_moves(plan), {c.target.name for c in plan.changes if isinstance(
+                    c.target, ScheduleTarget) and c.action is Action.CREATE})
             mover = vizportal
         if not auto_approve:
             _confirm(len(plan.changes))
@@ -313,12 +315,12 @@ def _planned_moves(plan: Plan) -> list[PlannedMove]:
     for c in plan.changes:
         if c.kind != "task" or c.action is not Action.MOVE:
             continue
-        target = c.target
+        target = TaskTarget.of(c)
         before = c.before or {}
         moves.append(PlannedMove(
-            target.get("task_id", ""), c.address, c.source, target.get("item_kind", ""), target.get("item_id", ""),
-            target.get("item_path", ""), target.get("from_schedule_name") or str(before.get("schedule") or ""),
-            target.get("schedule_name") or str((c.after or {}).get("schedule") or "")))
+            target.task_id or "", c.address, c.source, target.item_kind, target.item_id, target.item_path,
+            target.from_schedule_name or str(before.get("schedule") or ""),
+            target.schedule_name or str((c.after or {}).get("schedule") or "")))
     return moves
 
 

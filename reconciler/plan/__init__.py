@@ -26,6 +26,7 @@ from .types import (
     ScheduleTarget,
     SiteTarget,
     SlotChange,
+    Target,
     TaskTarget,
     Unmanaged,
 )
@@ -53,6 +54,7 @@ __all__ = [
     "SiteTarget",
     "SlotChange",
     "Start",
+    "Target",
     "TaskHealth",
     "TaskTarget",
     "Unmanaged",

@@ -29,7 +29,7 @@ from .addresses import SITE_MODE, encrypt_address, item_address, quote, schedule
 from .health import CLOUD_REFRESH_LIMIT, HealthReport, TaskHealth
 from .make import PlanResult
 from .resolve import Managed, in_scope
-from .types import Action, FieldChange, ResourceChange
+from .types import Action, FieldChange, ResourceChange, TaskTarget
 
 __all__ = ["BUCKETS", "DriftEntry", "DriftReport", "ManagedObject", "make_drift"]
 
@@ -137,8 +137,8 @@ def _short(value: object) -> str:
 
 def _from_change(change: ResourceChange) -> DriftEntry:
     object_address: str | None = change.address
-    if change.kind == "task":
-        object_address = _refresh_address(change.target["item_kind"], change.target["item_path"])
+    if isinstance(change.target, TaskTarget):
+        object_address = _refresh_address(change.target.item_kind, change.target.item_path)
     if change.action is Action.CREATE:
         bucket = "missing"
     elif change.action is Action.DELETE and change.source is None:

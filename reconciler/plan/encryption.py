@@ -57,7 +57,7 @@ def plan_encryption(ctx: Context) -> list[Draft]:
             before={"encrypt": item.encrypt}, after={"encrypt": extract.encrypt},
             changes=(FieldChange("encrypt", item.encrypt, extract.encrypt),),
             source=str(extract.source) if extract.source is not None else None, phase=Phase.ITEM_ENCRYPTION,
-            target=ItemTarget(item.kind, item.id, item.path).to_dict(),
+            target=ItemTarget(item.kind, item.id, item.path),
             depends_on=depends if extract.encrypt else (),
         )
         drafts.append(Draft(change, frozenset({(item.kind, item.path),
@@ -84,5 +84,5 @@ def _site_change(ctx: Context) -> ResourceChange | None:
         after={"mode": after}, changes=(FieldChange("mode", before, after),),
         source=str(source) if source is not None else None,
         phase=Phase.SITE_MODE_DOWN if after == "disabled" else Phase.SITE_MODE_UP,
-        target=SiteTarget(ctx.live.site_id).to_dict(), warnings=warnings,
+        target=SiteTarget(ctx.live.site_id), warnings=warnings,
     )

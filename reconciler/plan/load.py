@@ -22,7 +22,7 @@ from functools import lru_cache
 from reconciler.model import WEEKDAYS, LiveState, LiveTask, Recurrence
 
 from .addresses import task_address
-from .types import Action, LoadChange, ResourceChange, SlotChange
+from .types import Action, LoadChange, ResourceChange, ScheduleTarget, SlotChange, TaskTarget
 
 __all__ = [
     "SLOTS",
@@ -258,21 +258,22 @@ def _after(live: LiveState, changes: Sequence[ResourceChange]) -> tuple[Counter[
     """The recurrences of the site's tasks after apply, and the tasks the plan creates or moves, from the plan."""
     schedules: _ScheduleMap = {s.name: (s.recurrence if s.detailed else None, s.state) for s in live.schedules}
     for change in changes:
-        if change.kind != "schedule":
+        if not isinstance(change.target, ScheduleTarget):
             continue
-        name = change.target.get("name", "")
+        name = change.target.name
         if change.after is None:
             schedules.pop(name, None)
         else:
             state = change.after.get("state")
             schedules[name] = (recurrence_from_dict(change.after), state if isinstance(state, str) else "active")
-    gone = {c.target["task_id"] for c in changes
-            if c.kind == "task" and c.action in (Action.DELETE, Action.MOVE, Action.REPLACE) and "task_id" in c.target}
+    gone = {c.target.task_id for c in changes
+            if isinstance(c.target, TaskTarget) and c.action in (Action.DELETE, Action.MOVE, Action.REPLACE)
+            and c.target.task_id is not None}
     kept = live.tasks if not gone else tuple(t for t in live.tasks if t.id not in gone)
     counts, unplaced = _count(kept, schedules)
     added: list[Start] = []
     for change in changes:
-        if change.kind != "task" or change.after is None:
+        if not isinstance(change.target, TaskTarget) or change.after is None:
             continue
         after = change.after
         raw = after.get("recurrence")
@@ -287,7 +288,7 @@ def _after(live: LiveState, changes: Sequence[ResourceChange]) -> tuple[Counter[
             continue
         task_type = after.get("type")
         added.append(Start(change.address, recurrence, task_type if isinstance(task_type, str) else "full",
-                           (change.target.get("item_kind", ""), change.target.get("item_path", ""))))
+                           (change.target.item_kind, change.target.item_path)))
         counts[recurrence] += 1
     return counts, added, unplaced
 

@@ -18,7 +18,7 @@ from .policy import check_protect, select_targets
 from .resolve import Managed, check_scope, resolve_extracts
 from .schedules import plan_schedules
 from .tasks import plan_tasks, prune_tasks
-from .types import FORMAT_VERSION, KINDS, Action, Plan, ResourceChange
+from .types import FORMAT_VERSION, KINDS, Action, Plan, ResourceChange, TaskTarget
 
 __all__ = ["PlanResult", "make_plan", "make_plan_result"]
 
@@ -128,18 +128,19 @@ def _link(drafts: list[Draft]) -> list[Draft]:
     arrivals: dict[tuple[str, str], list[str]] = {}
     for d in drafts:
         c = d.change
-        if c.kind == "task" and c.action in (Action.CREATE, Action.MOVE, Action.REPLACE):
-            arrivals.setdefault((c.target["item_kind"], c.target["item_id"]), []).append(c.address)
+        if isinstance(c.target, TaskTarget) and c.action in (Action.CREATE, Action.MOVE, Action.REPLACE):
+            arrivals.setdefault((c.target.item_kind, c.target.item_id), []).append(c.address)
     out = []
     for d in drafts:
         c = d.change
         extra: list[str] = []
-        if c.kind == "task" and c.action in (Action.CREATE, Action.MOVE) and "schedule_name" in c.target:
-            address = schedule_address(c.target["schedule_name"])
+        if (isinstance(c.target, TaskTarget) and c.action in (Action.CREATE, Action.MOVE)
+                and c.target.schedule_name is not None):
+            address = schedule_address(c.target.schedule_name)
             if address in created:
                 extra.append(address)
-        if c.kind == "task" and c.action is Action.DELETE:
-            extra.extend(arrivals.get((c.target["item_kind"], c.target["item_id"]), []))
+        if isinstance(c.target, TaskTarget) and c.action is Action.DELETE:
+            extra.extend(arrivals.get((c.target.item_kind, c.target.item_id), []))
         if extra:
             c = replace(c, depends_on=tuple(sorted({*c.depends_on, *extra})))
         out.append(Draft(c, d.touches))
@@ -157,11 +158,10 @@ def _has_tuples(value: object) -> bool:
 
 
 def _normalised(change: ResourceChange) -> ResourceChange:
-    """Plain JSON values everywhere (lists, not tuples), sorted targets: a plan survives a round trip."""
-    target = dict(sorted(change.target.items()))
+    """Plain JSON values everywhere (lists, not tuples), sorted dependencies: a plan survives a round trip."""
     depends_on = tuple(sorted(set(change.depends_on)))
     values = [change.before, change.after, *([f.before, f.after] for f in change.changes)]
-    if list(target) == list(change.target) and depends_on == change.depends_on and not _has_tuples(values):
+    if depends_on == change.depends_on and not _has_tuples(values):
         return change
     before = jsonable(change.before)
     after = jsonable(change.after)
@@ -170,6 +170,5 @@ def _normalised(change: ResourceChange) -> ResourceChange:
         before=before if isinstance(before, dict) else None,
         after=after if isinstance(after, dict) else None,
         changes=tuple(replace(f, before=jsonable(f.before), after=jsonable(f.after)) for f in change.changes),
-        target=target,
         depends_on=depends_on,
     )

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from reconciler.model import LiveState
 
-from .types import Plan
+from .types import ItemTarget, Plan, TaskTarget
 
 __all__ = ["PermissionGap", "permission_gaps"]
 
@@ -44,10 +44,10 @@ def permission_gaps(plan: Plan, live: LiveState) -> tuple[PermissionGap, ...]:
                       "Update Site; a site administrator may not)")
         elif user.is_site_admin:
             continue
-        elif change.kind in ("task", "encrypt"):
-            owner = owners.get((change.target.get("item_kind", ""), change.target.get("item_id", "")))
+        elif isinstance(change.target, (TaskTarget, ItemTarget)):
+            owner = owners.get((change.target.item_kind, change.target.item_id))
             if owner != user.id:
-                label = "data source" if change.target.get("item_kind") == "datasource" else "workbook"
+                label = "data source" if change.target.item_kind == "datasource" else "workbook"
                 what = "refresh tasks" if change.kind == "task" else "extract encryption"
                 reason = f"only the {label}'s owner or a site administrator may change its {what}"
         if reason is not None:

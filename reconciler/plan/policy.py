@@ -10,7 +10,7 @@ from reconciler.model import ProtectRule
 from .addresses import SITE_MODE, item_address
 from .context import Context, Draft, Touch, UnmanagedDraft
 from .resolve import did_you_mean, suggest
-from .types import Action
+from .types import Action, ItemTarget, ScheduleTarget, TaskTarget
 
 __all__ = ["check_protect", "select_targets"]
 
@@ -38,13 +38,14 @@ def check_protect(ctx: Context, drafts: list[Draft]) -> None:
         change = draft.change
         key: tuple[str, str] | None = None
         what = change.address
-        if change.kind == "schedule" and change.action is Action.DELETE:
-            key = ("schedule", change.target["name"])
-        elif change.kind == "task" and change.action is Action.DELETE:
-            key = (change.target["item_kind"], change.target["item_path"])
+        target = change.target
+        if isinstance(target, ScheduleTarget) and change.action is Action.DELETE:
+            key = ("schedule", target.name)
+        elif isinstance(target, TaskTarget) and change.action is Action.DELETE:
+            key = (target.item_kind, target.item_path)
             what = f"{change.address}, a refresh task of protected {item_address(*key)},"
-        elif change.kind == "encrypt" and change.after == {"encrypt": False}:
-            key = (change.target["item_kind"], change.target["item_path"])
+        elif isinstance(target, ItemTarget) and change.after == {"encrypt": False}:
+            key = (target.item_kind, target.item_path)
             what = f"the encryption of {item_address(*key)}"
         if key is not None and key in by_key:
             _protected(ctx, by_key[key], what, change.reason or f"declared at {change.source}")

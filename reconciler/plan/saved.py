@@ -12,7 +12,7 @@ from reconciler.model import Item, LiveState
 
 from .addresses import SITE_MODE, encrypt_address, quote, schedule_address
 from .fingerprint import ObjectKey, item_key, schedule_key, stale_objects, tasks_key
-from .types import Action, Plan, ResourceChange
+from .types import Action, ItemTarget, Plan, ResourceChange, ScheduleTarget, SiteTarget, TaskTarget
 
 __all__ = ["check_saved_changes", "describe_key", "what_changed"]
 
@@ -38,8 +38,8 @@ def describe_key(text: str, saved: Plan, live: LiveState) -> str:
         return f'the tasks using schedule "{key.name}"'
     if key.prefix in ("item", "tasks"):
         paths: dict[tuple[str, str], str] = {(i.kind, i.id): i.path for i in live.items}
-        paths.update({(c.target.get("item_kind", ""), c.target.get("item_id", "")): c.target["item_path"]
-                      for c in saved.changes if "item_path" in c.target})
+        paths.update({(c.target.item_kind, c.target.item_id): c.target.item_path
+                      for c in saved.changes if isinstance(c.target, (ItemTarget, TaskTarget))})
         where = (key.kind, key.item_id)
         name = f'{key.kind} "{paths[where]}"' if where in paths else f"{key.kind} {key.item_id}"
         return f"the refresh tasks of {name}" if key.prefix == "tasks" else name
@@ -62,26 +62,26 @@ def check_saved_changes(saved: Plan, live: LiveState) -> None:
     schedules = {s.name: s for s in live.schedules}
     for change in saved.changes:
         target = change.target
-        if change.kind == "site":
+        if isinstance(target, SiteTarget):
             if change.address != SITE_MODE or "site" not in saved.observed:
                 raise _edited(change, "not the site's encryption mode")
             continue
-        if change.kind == "schedule":
-            name = target.get("name", "")
+        if isinstance(target, ScheduleTarget):
+            name = target.name
             if change.address != schedule_address(name):
                 raise _edited(change, f"the address does not name the schedule it changes ({name!r})")
             if change.action is not Action.CREATE:
                 live_schedule = schedules.get(name)
                 if schedule_key(name) not in saved.observed or live_schedule is None or \
-                        live_schedule.id != target.get("schedule_id"):
-                    raise _edited(change, f"schedule id {target.get('schedule_id')} is not the schedule {name!r}")
+                        live_schedule.id != target.schedule_id:
+                    raise _edited(change, f"schedule id {target.schedule_id} is not the schedule {name!r}")
             continue
-        kind, item_id = target.get("item_kind", ""), target.get("item_id", "")
+        kind, item_id = target.item_kind, target.item_id
         item = items.get((kind, item_id))
         if item is None or item_key(kind, item_id) not in saved.observed:
             raise _edited(change, f"{kind} {item_id} is not an item the plan read")
-        path = target.get("item_path", "")
-        if change.kind == "encrypt":
+        path = target.item_path
+        if isinstance(target, ItemTarget):
             if change.address != encrypt_address(kind, path) or path != item.path:
                 raise _edited(change, f"the address does not name the item it changes ({item.path!r})")
             continue
@@ -89,7 +89,7 @@ def check_saved_changes(saved: Plan, live: LiveState) -> None:
             raise _edited(change, f"the address does not name the item whose task it changes ({item.path!r})")
         if tasks_key(kind, item_id) not in saved.observed:
             raise _edited(change, f"the plan did not read the tasks of {kind} {item.path!r}")
-        task_id = target.get("task_id")
+        task_id = target.task_id
         if change.action is not Action.CREATE:
             task = tasks.get(task_id or "")
             if task is None or (task.item_kind, task.item_id) != (kind, item_id):

@@ -19,7 +19,7 @@ from .diffing import field_changes
 from .fingerprint import schedule_key, usage_key
 from .resolve import in_scope
 from .tasks import PRUNE_REASON
-from .types import Action, Phase, ResourceChange, ScheduleTarget, Unmanaged
+from .types import Action, Phase, ResourceChange, ScheduleTarget, TaskTarget, Unmanaged
 
 __all__ = ["blast_radius", "plan_schedules"]
 
@@ -85,7 +85,7 @@ def _upsert(ctx: Context, desired: Schedule) -> Draft | None:
         change = ResourceChange(
             address=address, kind="schedule", action=Action.CREATE, before=None,
             after=desired.to_dict(), source=source, phase=Phase.SCHEDULE_UPSERTS,
-            target=ScheduleTarget(desired.name).to_dict(),
+            target=ScheduleTarget(desired.name),
         )
         return Draft(change, touches)
     ignored = _ignored_fields(ctx.ignore)
@@ -109,7 +109,7 @@ def _upsert(ctx: Context, desired: Schedule) -> Draft | None:
     change = ResourceChange(
         address=address, kind="schedule", action=Action.UPDATE, before=before, after=after,
         changes=fields, source=source, phase=Phase.SCHEDULE_UPSERTS,
-        target=ScheduleTarget(desired.name, live.id or "").to_dict(),
+        target=ScheduleTarget(desired.name, live.id or ""),
         warnings=_shared_warning(ctx, desired.name),
     )
     return Draft(change, touches)
@@ -191,12 +191,14 @@ def _undeclared(ctx: Context, task_drafts: list[Draft]) -> tuple[list[Draft], li
     arriving: dict[str, int] = {}
     for draft in task_drafts:
         change = draft.change
+        target = TaskTarget.of(change)
         if change.action in (Action.DELETE, Action.MOVE) and change.before is not None:
             name = str(change.before.get("schedule"))
             removed.setdefault(name, []).append(change.address)
-            removed_ids.add(change.target["task_id"])
-        if change.action in (Action.CREATE, Action.MOVE) and "schedule_name" in change.target:
-            arriving[change.target["schedule_name"]] = arriving.get(change.target["schedule_name"], 0) + 1
+            if target.task_id is not None:
+                removed_ids.add(target.task_id)
+        if change.action in (Action.CREATE, Action.MOVE) and target.schedule_name is not None:
+            arriving[target.schedule_name] = arriving.get(target.schedule_name, 0) + 1
     policy = ctx.desired.policy
     prune = policy.prune if policy.prune_schedules is None else policy.prune_schedules
     drafts: list[Draft] = []
@@ -220,7 +222,7 @@ def _undeclared(ctx: Context, task_drafts: list[Draft]) -> tuple[list[Draft], li
                 change = ResourceChange(
                     address=address, kind="schedule", action=Action.DELETE, before=live.to_dict(),
                     after=None, source=None, phase=Phase.SCHEDULE_DELETES,
-                    target=ScheduleTarget(name, live.id or "").to_dict(),
+                    target=ScheduleTarget(name, live.id or ""),
                     depends_on=tuple(sorted(removed.get(name, []))), reason=PRUNE_REASON,
                 )
                 drafts.append(Draft(change, touches))

@@ -37,6 +37,7 @@ from .types import (
     ResourceChange,
     SlotChange,
     Unmanaged,
+    target_from_dict,
 )
 
 __all__ = ["DEPLOYMENT_KIND", "deployment_digest", "deployment_from_json", "deployment_to_dict", "deployment_to_json",
@@ -65,7 +66,7 @@ def _change_to_dict(change: ResourceChange) -> dict[str, object]:
         "changes": [{"path": f.path, "before": f.before, "after": f.after} for f in change.changes],
         "source": change.source,
         "phase": int(change.phase),
-        "target": dict(change.target),
+        "target": change.target.to_dict(),
         "depends_on": list(change.depends_on),
         "warnings": list(change.warnings),
         "reason": change.reason,
@@ -236,7 +237,8 @@ def _change(r: _JsonObject) -> ResourceChange:
     return ResourceChange(
         address=r.text("address"), kind=kind, action=action, before=r.opt_obj("before"),
         after=r.opt_obj("after"), changes=changes, source=r.opt_text("source"), phase=Phase(phase),
-        target=r.string_map("target"), depends_on=tuple(r.strings("depends_on")),
+        target=target_from_dict(kind, r.string_map("target"), r.text("address")),
+        depends_on=tuple(r.strings("depends_on")),
         warnings=tuple(r.strings("warnings")), reason=r.opt_text("reason"),
     )
 

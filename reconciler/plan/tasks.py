@@ -106,8 +106,8 @@ def _live_label(task: LiveTask) -> str:
 
 
 def _target(item: Item, task_id: str | None = None, *, schedule_name: str | None = None,
-            from_schedule_name: str | None = None) -> dict[str, str]:
-    return TaskTarget(item.kind, item.id, item.path, task_id, schedule_name, from_schedule_name).to_dict()
+            from_schedule_name: str | None = None) -> TaskTarget:
+    return TaskTarget(item.kind, item.id, item.path, task_id, schedule_name, from_schedule_name)
 
 
 def _item_changes(ctx: Context, managed: Managed) -> list[Draft]:

@@ -20,6 +20,7 @@ __all__ = [
     "KINDS",
     "PHASES",
     "SYMBOLS",
+    "TARGET_TYPES",
     "Action",
     "FieldChange",
     "ItemTarget",
@@ -30,8 +31,10 @@ __all__ = [
     "ScheduleTarget",
     "SiteTarget",
     "SlotChange",
+    "Target",
     "TaskTarget",
     "Unmanaged",
+    "target_from_dict",
 ]
 
 #: The version of the saved-plan format this reconciler writes and reads: MAJOR.MINOR (docs/plan-format.md).
@@ -145,10 +148,11 @@ class ResourceChange:
     source: str | None = None
     #: When apply carries it out.
     phase: Phase = Phase.TASK_CHANGES
-    #: What apply needs to execute the change: ids and names, strings only (the saved plan's map). Its
-    #: typed form, by kind: ``SiteTarget``, ``ScheduleTarget``, ``ItemTarget`` (encrypt), ``TaskTarget``:
-    #: producers build it with ``to_dict``, apply reads it with ``.of(change)``.
-    target: Mapping[str, str] = field(default_factory=dict)
+    #: What apply needs to execute the change: ids and names. One type per kind: ``SiteTarget``,
+    #: ``ScheduleTarget``, ``ItemTarget`` (encrypt), ``TaskTarget`` (``TARGET_TYPES``); the saved plan holds
+    #: it as a string map (``to_dict``, ``target_from_dict``). ``TaskTarget.of(change)`` and the like check
+    #: the type and narrow it.
+    target: Target = field(kw_only=True)
     #: Addresses of changes in this plan that must succeed before this one runs.
     depends_on: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
@@ -165,22 +169,33 @@ class ResourceChange:
 
 @dataclass(frozen=True)
 class _Target:
-    """The typed form of a ``ResourceChange.target`` (the saved plan keeps the string map: ``to_dict``)."""
+    """A ``ResourceChange.target``; the saved plan keeps it as a string map (``to_dict``, ``from_dict``)."""
 
     def to_dict(self) -> dict[str, str]:
+        """The fields that are set, sorted by name: the saved plan's ``target``."""
         return {f.name: value for f in sorted(fields(self), key=lambda f: f.name)
                 if (value := getattr(self, f.name)) is not None}
 
     @classmethod
-    def of(cls, change: ResourceChange) -> Self:
-        """The change's target as this type; PlanError naming the change when a field it needs is missing."""
-        values: dict[str, str | None] = {}
+    def from_dict(cls, values: Mapping[str, str], address: str) -> Self:
+        """The saved plan's map as this type; PlanError naming the change when a field is missing or unknown."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise PlanError(f"{address}: the plan's target has {', '.join(unknown)}, which a {cls.__name__} does "
+                            "not; make a new plan.")
         for f in fields(cls):
-            value = change.target.get(f.name)
-            if value is None and f.default is MISSING:
-                raise PlanError(f"{change.address}: the plan's target has no {f.name}; make a new plan.")
-            values[f.name] = value
+            if f.name not in values and f.default is MISSING:
+                raise PlanError(f"{address}: the plan's target has no {f.name}; make a new plan.")
         return cls(**values)
+
+    @classmethod
+    def of(cls, change: ResourceChange) -> Self:
+        """The change's target, which must be of this type (PlanError naming the change otherwise)."""
+        if not isinstance(change.target, cls):
+            raise PlanError(f"{change.address}: the plan's target is a {type(change.target).__name__}, not a "
+                            f"{cls.__name__}; make a new plan.")
+        return change.target
 
 
 @dataclass(frozen=True)
@@ -214,6 +229,18 @@ class TaskTarget(_Target):
     #: Server: the schedule the task is added to, and the one a move takes it from.
     schedule_name: str | None = None
     from_schedule_name: str | None = None
+
+
+Target = SiteTarget | ScheduleTarget | ItemTarget | TaskTarget
+
+#: The target's type of each kind of change.
+TARGET_TYPES: Mapping[str, type[Target]] = {
+    "site": SiteTarget, "schedule": ScheduleTarget, "encrypt": ItemTarget, "task": TaskTarget}
+
+
+def target_from_dict(kind: str, values: Mapping[str, str], address: str) -> Target:
+    """A saved plan's ``target`` map as the type of its change's ``kind``."""
+    return TARGET_TYPES[kind].from_dict(values, address)
 
 
 @dataclass(frozen=True)

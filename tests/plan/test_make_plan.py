@@ -9,7 +9,17 @@ import pytest
 
 from reconciler.errors import PlanError
 from reconciler.model import DesiredState, LiveState
-from reconciler.plan import Action, FieldChange, Plan, make_plan, plan_to_json
+from reconciler.plan import (
+    Action,
+    FieldChange,
+    ItemTarget,
+    Plan,
+    ScheduleTarget,
+    SiteTarget,
+    TaskTarget,
+    make_plan,
+    plan_to_json,
+)
 
 from .builders import desired, ds, extract, live, rec, sched, task, want, wb
 
@@ -217,7 +227,7 @@ def test_schedule_update_fields_and_target() -> None:
     lv = server(schedules=[sched("Nightly", "hourly", "08:00", end="18:00", id="luid-1")])
     (change,) = make_plan(d, lv).changes
     assert change.changes == (FieldChange("every", "1h", "2h"), FieldChange("state", "active", "suspended"))
-    assert change.target == {"name": "Nightly", "schedule_id": "luid-1"}
+    assert change.target == ScheduleTarget("Nightly", "luid-1")
     assert change.source == "examples/site.yaml:7:3"
     assert change.phase == 2 and change.kind == "schedule"
     assert change.before is not None and change.after is not None
@@ -278,10 +288,9 @@ def test_task_targets_and_dependencies() -> None:
     create = by[f"{T_ORDERS}[full @ Nightly]"]
     delete = by[f"{T_ORDERS}[incremental @ Hourly]"]
     drop = by['schedule["Hourly"]']
-    assert create.target == {"item_kind": "datasource", "item_id": ORDERS.id, "item_path": "Sales/Orders",
-                             "schedule_name": "Nightly"}
+    assert create.target == TaskTarget("datasource", ORDERS.id, "Sales/Orders", schedule_name="Nightly")
     assert create.depends_on == (NIGHTLY,) and create.source == "examples/site.yaml:30:9"
-    assert delete.target["task_id"] == "t1" and delete.depends_on == (create.address,)
+    assert TaskTarget.of(delete).task_id == "t1" and delete.depends_on == (create.address,)
     assert drop.depends_on == (delete.address,) and drop.phase == 6 and drop.source is None
     assert [c.phase for c in plan.changes] == [2, 4, 5, 6]
 
@@ -291,8 +300,8 @@ def test_move_target_on_server() -> None:
     lv = server(schedules=[sched("Nightly"), sched("Early", start="01:00")],
                 tasks=[task("t1", ORDERS, schedule="Early")])
     (change,) = make_plan(d, lv).changes
-    assert change.target == {"item_kind": "datasource", "item_id": ORDERS.id, "item_path": "Sales/Orders",
-                             "task_id": "t1", "from_schedule_name": "Early", "schedule_name": "Nightly"}
+    assert change.target == TaskTarget("datasource", ORDERS.id, "Sales/Orders", task_id="t1",
+                                       from_schedule_name="Early", schedule_name="Nightly")
     assert change.changes == (FieldChange("schedule", "Early", "Nightly"),)
 
 
@@ -302,8 +311,7 @@ def test_cloud_move_shows_recurrence_fields() -> None:
     lv = live(flavor="cloud", items=ITEMS, tasks=[task("t1", ORDERS, recurrence=rec("daily", "02:00"))])
     (change,) = make_plan(d, lv).changes
     assert change.changes == (FieldChange("start", "02:00", "03:00"),)
-    assert change.target == {"item_kind": "datasource", "item_id": ORDERS.id, "item_path": "Sales/Orders",
-                             "task_id": "t1"}
+    assert change.target == TaskTarget("datasource", ORDERS.id, "Sales/Orders", task_id="t1")
     assert change.after == {"type": "full", "schedule": "Nightly",
                             "recurrence": {"frequency": "daily", "start": "03:00"}}
 
@@ -319,7 +327,7 @@ def test_cloud_move_shows_recurrence_fields() -> None:
 def test_site_mode(mode_before: str, mode_after: str, phase: int, warning: str | None) -> None:
     (change,) = make_plan(desired(mode=mode_after), server(mode=mode_before)).changes
     assert (change.phase, change.before, change.after) == (phase, {"mode": mode_before}, {"mode": mode_after})
-    assert change.target == {"site_id": "site-luid"} and change.source == "examples/site.yaml:4:3"
+    assert change.target == SiteTarget("site-luid") and change.source == "examples/site.yaml:4:3"
     if warning is None:
         assert change.warnings == ()
     else:
@@ -330,7 +338,7 @@ def test_encrypt_depends_on_site_mode_up() -> None:
     d = desired(mode="enabled", extracts=[extract("datasource", "Sales/Orders", encrypt=True, line=40)])
     site, flag = make_plan(d, server(mode="disabled")).changes
     assert flag.depends_on == (site.address,) and flag.phase == 3
-    assert flag.target == {"item_kind": "datasource", "item_id": ORDERS.id, "item_path": "Sales/Orders"}
+    assert flag.target == ItemTarget("datasource", ORDERS.id, "Sales/Orders")
     assert flag.changes == (FieldChange("encrypt", False, True),)
 
 
