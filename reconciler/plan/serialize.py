@@ -243,15 +243,19 @@ def _change(r: _JsonObject) -> ResourceChange:
     )
 
 
-def plan_from_json(text: str) -> Plan:
-    """Read a saved plan; PlanError (saying what is wrong and what to do) for anything but a valid one."""
+def _parse(text: str) -> Any:
     try:
-        data = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as error:
         raise PlanError(
             f"The saved plan is not valid JSON (line {error.lineno}, column {error.colno}: {error.msg}); "
             "was the file truncated? Make a new plan with `reconciler plan --out`."
         ) from error
+
+
+def plan_from_json(text: str) -> Plan:
+    """Read a saved plan; PlanError (saying what is wrong and what to do) for anything but a valid one."""
+    data = _parse(text)
     if not isinstance(data, dict):
         raise _invalid("it should be a JSON object")
     r = _JsonObject(data, "")
@@ -350,13 +354,7 @@ def is_deployment_json(data: object) -> bool:
 
 def deployment_from_json(text: str) -> DeploymentPlan:
     """Read a deployment's saved plan; every site's plan is checked as ``plan_from_json`` checks one."""
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise PlanError(
-            f"The saved plan is not valid JSON (line {error.lineno}, column {error.colno}: {error.msg}); "
-            "was the file truncated? Make a new plan with `reconciler plan --out`."
-        ) from error
+    data = _parse(text)
     if not is_deployment_json(data):
         raise _invalid("it is not a deployment's plan")
     r = _JsonObject(data, "")
