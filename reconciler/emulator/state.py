@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,15 @@ def _recurrence(data: dict[str, Any] | None) -> Recurrence | None:
     return Recurrence(data["frequency"], data["start"], data["end"], intervals)
 
 
+_JOB_FIELDS = tuple(f.name for f in fields(Job))
+
+
+def _job(job: Job) -> dict[str, Any]:
+    """`asdict` for a Job, whose fields are all plain values: a demo's history is thousands of them, written
+    after every change."""
+    return {name: getattr(job, name) for name in _JOB_FIELDS}
+
+
 def dump(store: Store) -> dict[str, Any]:
     """The persistent part of the store as JSON-ready data."""
     with store.lock:
@@ -41,8 +50,8 @@ def dump(store: Store) -> dict[str, Any]:
             "items": [asdict(x) for x in store.items.values()],
             "schedules": [asdict(x) for x in store.schedules.values()],
             "tasks": [asdict(x) for x in store.tasks.values()],
-            "jobs": [asdict(x) for x in store.jobs.values()],
-            "history": [asdict(x) for x in store.history.values()],
+            "jobs": [_job(x) for x in store.jobs.values()],
+            "history": [_job(x) for x in store.history.values()],
         }
 
 

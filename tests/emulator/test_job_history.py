@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -77,8 +76,9 @@ def test_live_jobs_come_first_and_the_history_persists(tmp_path) -> None:  # typ
         server = sign_in(emu)
         orders = next(d for d in TSC.Pager(server.datasources) if d.name == "Customers")
         job = server.datasources.refresh(orders)
-        time.sleep(0.05)
-        first = _jobs(server, size=10)[0]
+        later = emu.store.clock() + 1.0  # the job is over
+        emu.store.clock = lambda: later
+        first = server.jobs.get(TSC.RequestOptions(pagesize=10))[0][0]  # the first page: newest first
         assert first.id == job.id and first.status == "Success"
         count = len(emu.store.history)
     with Emulator(flavor="server", seed="demo", job_seconds=0.0, state=str(state)) as again:
