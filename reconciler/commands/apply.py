@@ -102,7 +102,7 @@ def detailed_schedules(saved: Plan) -> list[str]:
     """The schedules a saved plan read in detail, to read them so again: every observed one but those it prunes
     from the list alone (a delete whose ``before`` has no start; a detailed read of them would not hash the
     same, and the plan would be refused as stale)."""
-    listed_only = {c.target.get("name") for c in saved.changes if c.kind == "schedule"
+    listed_only = {c.target.name for c in saved.changes if isinstance(c.target, ScheduleTarget)
                    and c.action is Action.DELETE and "start" not in (c.before or {})}
     return [key.name for key in map(ObjectKey.parse, saved.observed)
             if key.prefix == "schedule" and key.name not in listed_only]
