@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from operator import attrgetter
 
 from reconciler.model import DesiredState, Item, LiveState, LiveTask, Schedule
 
@@ -24,14 +25,18 @@ class Draft:
     touches: frozenset[Touch]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class UnmanagedDraft:
     entry: Unmanaged
     touches: frozenset[Touch]
+    #: More entries that touch the same objects (an undeclared item's other tasks): one draft per
+    #: item rather than per task, on a site with 100,000 unmanaged tasks.
+    more: tuple[Unmanaged, ...] = ()
 
 
-def item_touches(item: Item) -> frozenset[Touch]:
-    return frozenset({(item.kind, item.path), ("project", "/".join(item.project))})
+def item_touches(item: Item, path: str | None = None) -> frozenset[Touch]:
+    """What a change of ``item`` touches; ``path`` is ``item.path`` when the caller has it already."""
+    return frozenset({(item.kind, item.path if path is None else path), ("project", "/".join(item.project))})
 
 
 def jsonable(value: object) -> object:
@@ -41,6 +46,9 @@ def jsonable(value: object) -> object:
     if isinstance(value, (list, tuple)):
         return [jsonable(v) for v in value]
     return value
+
+
+_ID = attrgetter("id")
 
 
 @dataclass
@@ -84,10 +92,18 @@ class Context:
         self.desired_schedules = {s.name: s for s in self.desired.schedules}
         self.referenced_schedules = {r.name for r in self.desired.referenced_schedules}
         self.items = {(i.kind, i.id): i for i in self.live.items}
-        for task in sorted(self.live.tasks, key=lambda t: t.id):
-            self.tasks_by_item.setdefault((task.item_kind, task.item_id), []).append(task)
-            if task.schedule is not None:
-                self.tasks_by_schedule.setdefault(task.schedule, []).append(task)
+        by_item, by_schedule = self.tasks_by_item, self.tasks_by_schedule
+        for task in sorted(self.live.tasks, key=_ID):  # read_site sorts them already: one pass
+            key = (task.item_kind, task.item_id)
+            if (listed := by_item.get(key)) is None:
+                by_item[key] = [task]
+            else:
+                listed.append(task)
+            if (name := task.schedule) is not None:
+                if (on := by_schedule.get(name)) is None:
+                    by_schedule[name] = [task]
+                else:
+                    on.append(task)
         self.shared = dict(self.live.shared_schedule_tasks)
 
     @property

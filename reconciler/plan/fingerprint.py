@@ -154,10 +154,11 @@ class _Index:
                 wanted_usage.add(key.name)
         self.schedules = {s.name: s for s in self.live.schedules}
         self.items = {(i.kind, i.id): i for i in self.live.items if (i.kind, i.id) in wanted_items}
+        wanted_ids = {item_id for _, item_id in wanted_items}  # a string test first: most tasks are not wanted
         for task in self.live.tasks:
-            if (task.item_kind, task.item_id) in wanted_items:
+            if task.item_id in wanted_ids and (task.item_kind, task.item_id) in wanted_items:
                 self.tasks_by_item.setdefault((task.item_kind, task.item_id), []).append(task)
-            if task.schedule is not None and task.schedule in wanted_usage:
+            if wanted_usage and task.schedule is not None and task.schedule in wanted_usage:
                 self.tasks_by_schedule.setdefault(task.schedule, []).append(task)
 
     def value(self, text: str) -> object:

@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any, NamedTuple
 
 from reconciler.model import WEEKDAYS, LiveState, LiveTask, Recurrence
 
@@ -228,21 +229,55 @@ SHOWN_SLOTS = 5
 _ScheduleMap = dict[str, tuple[Recurrence | None, str]]
 
 
-def _count(tasks: Iterable[LiveTask], schedules: _ScheduleMap) -> tuple[Counter[Recurrence], int]:
-    """How many tasks run on each recurrence (labels are not needed to count), and how many are unknown."""
-    counts: Counter[Recurrence] = Counter()
-    unplaced = 0
+class _Tally(NamedTuple):
+    """Tasks counted by what places them, before any schedule is looked up: by schedule name (Server),
+    by their own recurrence (Cloud; counted per object, since a read shares one ``Recurrence`` per
+    distinct schedule element, and merged by equality once), and the tasks with neither."""
+
+    by_schedule: Counter[str]
+    by_recurrence: dict[int, list[Any]]  # id -> [Recurrence, count]
+    neither: int
+
+
+def _tally(tasks: Iterable[LiveTask]) -> _Tally:
+    by_schedule: Counter[str] = Counter()
+    by_recurrence: dict[int, list[Any]] = {}
+    neither = 0
+    named: list[str] = []
     for task in tasks:
         recurrence = task.recurrence
-        if recurrence is None and task.schedule is not None:
-            recurrence, state = schedules.get(task.schedule, (None, "active"))
-            if state == "suspended":
-                continue
-        if recurrence is None:
-            unplaced += 1
+        if recurrence is not None:
+            if (entry := by_recurrence.get(id(recurrence))) is None:
+                by_recurrence[id(recurrence)] = [recurrence, 1]
+            else:
+                entry[1] += 1
+        elif task.schedule is not None:
+            named.append(task.schedule)
+        else:
+            neither += 1
+    by_schedule.update(named)
+    return _Tally(by_schedule, by_recurrence, neither)
+
+
+def _count(tally: _Tally, schedules: _ScheduleMap, less: _Tally | None = None) -> tuple[Counter[Recurrence], int]:
+    """How many tasks run on each recurrence (labels are not needed to count), and how many are unknown:
+    the tasks of ``tally`` less those of ``less``. A task with its own recurrence counts on it; one on a
+    schedule counts on the schedule's (``schedules``), unless the schedule is suspended."""
+    counts: Counter[Recurrence] = Counter()
+    unplaced = tally.neither - (less.neither if less is not None else 0)
+    for name, n in tally.by_schedule.items():
+        n -= less.by_schedule[name] if less is not None else 0
+        recurrence, state = schedules.get(name, (None, "active"))
+        if state == "suspended":
             continue
-        counts[recurrence] += 1
-    return counts, unplaced
+        if recurrence is None:
+            unplaced += n
+        else:
+            counts[recurrence] += n
+    for key, (recurrence, n) in tally.by_recurrence.items():
+        gone = less.by_recurrence.get(key) if less is not None else None
+        counts[recurrence] += n - (gone[1] if gone is not None else 0)
+    return +counts, unplaced
 
 
 def _peaks(counts: Counter[Recurrence]) -> list[int]:
@@ -254,7 +289,8 @@ def _peaks(counts: Counter[Recurrence]) -> list[int]:
     return peaks
 
 
-def _after(live: LiveState, changes: Sequence[ResourceChange]) -> tuple[Counter[Recurrence], list[Start], int]:
+def _after(live: LiveState, changes: Sequence[ResourceChange], tally: _Tally
+           ) -> tuple[Counter[Recurrence], list[Start], int]:
     """The recurrences of the site's tasks after apply, and the tasks the plan creates or moves, from the plan."""
     schedules: _ScheduleMap = {s.name: (s.recurrence if s.detailed else None, s.state) for s in live.schedules}
     for change in changes:
@@ -269,8 +305,7 @@ def _after(live: LiveState, changes: Sequence[ResourceChange]) -> tuple[Counter[
     gone = {c.target.task_id for c in changes
             if isinstance(c.target, TaskTarget) and c.action in (Action.DELETE, Action.MOVE, Action.REPLACE)
             and c.target.task_id is not None}
-    kept = live.tasks if not gone else tuple(t for t in live.tasks if t.id not in gone)
-    counts, unplaced = _count(kept, schedules)
+    counts, unplaced = _count(tally, schedules, _tally(t for t in live.tasks if t.id in gone) if gone else None)
     added: list[Start] = []
     for change in changes:
         if not isinstance(change.target, TaskTarget) or change.after is None:
@@ -315,8 +350,9 @@ def plan_load(live: LiveState, changes: Sequence[ResourceChange], limit: int | N
     if not any(c.kind in ("task", "schedule") for c in changes):
         return None
     live_schedules: _ScheduleMap = {s.name: (s.recurrence if s.detailed else None, s.state) for s in live.schedules}
-    before_counts, unplaced_before = _count(live.tasks, live_schedules)
-    after_counts, added, unplaced_after = _after(live, changes)
+    tally = _tally(live.tasks)
+    before_counts, unplaced_before = _count(tally, live_schedules)
+    after_counts, added, unplaced_after = _after(live, changes, tally)
     before, after = _peaks(before_counts), _peaks(after_counts)
     busier = [n for n in range(SLOTS) if after[n] > before[n]]
     if not busier:

@@ -62,19 +62,14 @@ def resolve_extracts(desired: DesiredState, live: LiveState) -> tuple[Managed, .
     Raises one PlanError listing every unknown item (with up to 3 close matches each) and every item
     declared twice under different names (a path and a LUID).
     """
-    by_id: dict[tuple[str, str], list[Item]] = {}
-    by_path: dict[tuple[str, str], list[Item]] = {}
-    for item in live.items:
-        by_id.setdefault((item.kind, item.id), []).append(item)
-        by_path.setdefault((item.kind, item.path), []).append(item)
+    index = _ItemIndex(live.items, any(extract.ref.id is not None for extract in desired.extracts))
     resolved: list[Managed] = []
     problems: list[tuple[str, str]] = []
     seen: dict[tuple[str, str], Extract] = {}
     for extract in desired.extracts:
         ref = extract.ref
         # match_ref is the one resolver (refresh uses it too); the index only narrows what it looks at.
-        pool = by_id.get((ref.kind, ref.id), []) if ref.id is not None else by_path.get((ref.kind, ref.path), [])
-        found = match_ref(ref, pool)
+        found = match_ref(ref, index.pool(ref))
         if len(found) > 1:
             problems.append((_sort_key(extract.source), where(extract.source) + ambiguous(ref, found)))
             continue
@@ -98,9 +93,37 @@ def resolve_extracts(desired: DesiredState, live: LiveState) -> tuple[Managed, .
     return tuple(resolved)
 
 
+class _ItemIndex:
+    """The live items a reference can name, without joining 75,000 paths: by (kind, id), and by (kind, name),
+    since an item whose path is P has as its name P itself or a part of P after a "/"."""
+
+    def __init__(self, items: Sequence[Item], with_ids: bool) -> None:
+        self.by_id: dict[tuple[str, str], list[Item]] = {}
+        self.by_name: dict[tuple[str, str], list[Item]] = {}
+        for item in items:
+            key = (item.kind, item.name)
+            if (named := self.by_name.get(key)) is None:
+                self.by_name[key] = [item]
+            else:
+                named.append(item)
+            if with_ids:
+                self.by_id.setdefault((item.kind, item.id), []).append(item)
+
+    def pool(self, ref: ItemRef) -> list[Item]:
+        """A superset of what ``match_ref(ref, ...)`` finds: the items with ref's id, or with ref's path."""
+        if ref.id is not None:
+            return self.by_id.get((ref.kind, ref.id), [])
+        path = ref.path
+        names = [path, *(path[n + 1:] for n, char in enumerate(path) if char == "/")]
+        return [item for name in dict.fromkeys(names) for item in self.by_name.get((ref.kind, name), [])
+                if item.path == path]
+
+
 def check_scope(desired: DesiredState, live: LiveState) -> None:
     """Every ``policy.scope`` project must be a project of the site, compared exactly: a scope that matches
     nothing ("sales" for "Sales") would manage nothing, prune nothing and report 100% coverage."""
+    if not desired.policy.scope:
+        return
     paths = {project.path for project in live.projects} | {item.project for item in live.items}
     known = {path[:n] for path in paths for n in range(1, len(path) + 1)}
     missing = [root for root in desired.policy.scope if root not in known]

@@ -17,7 +17,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from json.encoder import encode_basestring as _json_string  # what json.dumps(..., ensure_ascii=False) uses
 from typing import Any
 
 import reconciler
@@ -105,7 +106,7 @@ def _load(r: _JsonObject) -> LoadChange | None:
                       lr.integer("unplaced"))
 
 
-def _content(plan: Plan) -> dict[str, object]:
+def _content(plan: Plan, unmanaged: bool = True) -> dict[str, object]:
     return {
         "format_version": plan.format_version,
         "reconciler_version": reconciler.__version__,
@@ -124,15 +125,42 @@ def _content(plan: Plan) -> dict[str, object]:
         "load": _load_to_dict(plan.load),
         "exceeds_load": plan.exceeds_load,
         "resource_changes": [_change_to_dict(c) for c in plan.changes],
-        "unmanaged": [{"address": u.address, "kind": u.kind, "detail": u.detail} for u in plan.unmanaged],
+        "unmanaged": [{"address": u.address, "kind": u.kind, "detail": u.detail} for u in plan.unmanaged]
+        if unmanaged else [],
         "warnings": list(plan.warnings),
     }
 
 
 def plan_digest(plan: Plan) -> str:
     """The sha256 (64 hex digits) that identifies what ``plan`` does (see the module docstring)."""
-    content = {k: v for k, v in _content(plan).items() if k not in _UNDIGESTED}
-    return hashlib.sha256(canonical_json(content).encode("utf-8")).hexdigest()
+    content = {k: v for k, v in _content(plan, unmanaged=False).items() if k not in _UNDIGESTED}
+    content["unmanaged"] = _UNMANAGED
+    # The sha256 of canonical_json(content), fed piece by piece, with the unmanaged list written directly:
+    # a large site has 100,000 entries, whose text is never held whole.
+    digest = hashlib.sha256()
+    for n, (key, value) in enumerate(sorted(content.items())):
+        digest.update(f"{',' if n else '{'}{canonical_json(key)}:".encode())
+        if value is _UNMANAGED:
+            _digest_unmanaged(digest, plan.unmanaged)
+        else:
+            digest.update(canonical_json(value).encode())
+    digest.update(b"}")
+    return digest.hexdigest()
+
+
+_UNMANAGED = object()
+
+
+def _digest_unmanaged(digest: hashlib._Hash, unmanaged: Sequence[Unmanaged]) -> None:
+    """Feed ``canonical_json`` of the plan JSON's ``unmanaged`` list to ``digest``: each entry's keys sorted,
+    no spaces, no ASCII escaping (``json.dumps(..., ensure_ascii=False)`` encodes strings with
+    ``encode_basestring``), a thousand entries at a time."""
+    text = _json_string
+    for start in range(0, len(unmanaged), 1000):
+        entries = ",".join(f'{{"address":{text(u.address)},"detail":{text(u.detail)},"kind":{text(u.kind)}}}'
+                           for u in unmanaged[start:start + 1000])
+        digest.update(f"{',' if start else '['}{entries}".encode())
+    digest.update(b"]" if unmanaged else b"[]")
 
 
 def is_digest(text: str) -> bool:

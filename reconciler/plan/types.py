@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields
 from enum import IntEnum, StrEnum
-from typing import Self
+from typing import NamedTuple, Self
 
 from reconciler.errors import PlanError
 
@@ -243,9 +243,10 @@ def target_from_dict(kind: str, values: Mapping[str, str], address: str) -> Targ
     return TARGET_TYPES[kind].from_dict(values, address)
 
 
-@dataclass(frozen=True)
-class Unmanaged:
-    """An object in scope that no file declares: listed, and deleted only with ``policy.prune``."""
+class Unmanaged(NamedTuple):
+    """An object in scope that no file declares: listed, and deleted only with ``policy.prune``.
+
+    A named tuple, the cheapest value to make: a site being adopted has 100,000 of them."""
 
     address: str
     kind: str

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import random
+from collections import Counter
 from dataclasses import replace
 
 import pytest
 
-from reconciler.model import Policy, Recurrence
+from reconciler.model import LiveTask, Policy, Recurrence
 from reconciler.plan import make_plan, plan_from_json, plan_to_json
 from reconciler.plan.load import (
     SLOTS,
     Start,
+    _count,
+    _tally,
     describe_slots,
     live_starts,
     make_profile,
@@ -185,3 +189,42 @@ def test_busy_time_spreads_each_start_over_its_median_duration() -> None:
                                                ("workbook", "W", "full"): 1800.0})
     assert busy[MON + 8] == 2 and busy[MON + 9] == 1 and busy[MON + 14] == 1 and busy[MON + 15] == 0
     assert busy[SLOTS - 1] == 1 and busy[0] == 1 and busy[1] == 0  # Sunday 23:45 runs into Monday
+
+
+def plain_count(tasks: list[LiveTask], schedules: dict[str, tuple[Recurrence | None, str]]
+                ) -> tuple[Counter[Recurrence], int]:
+    """The load counts as they were made before the tally: one look-up per task."""
+    counts: Counter[Recurrence] = Counter()
+    unplaced = 0
+    for t in tasks:
+        recurrence = t.recurrence
+        if recurrence is None and t.schedule is not None:
+            recurrence, state = schedules.get(t.schedule, (None, "active"))
+            if state == "suspended":
+                continue
+        if recurrence is None:
+            unplaced += 1
+            continue
+        counts[recurrence] += 1
+    return counts, unplaced
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_the_tally_counts_like_a_count_per_task_less_the_tasks_gone(seed: int) -> None:
+    """plan_load counts the site's tasks once (by schedule name, and by shared recurrence object) and takes
+    the tasks a plan deletes or moves away from that count: the same counts as counting the kept tasks."""
+    rng = random.Random(seed)
+    on = ds("Sales/One")
+    shared = [rec("daily", f"0{n}:00") for n in range(4)]
+    equal_copy = rec("daily", "00:00")  # equal to shared[0], another object: counted on the same recurrence
+    tasks = [task(f"t{n}", on, schedule=rng.choice([None, "A", "B", "C", "gone"]),
+                  recurrence=rng.choice([None, *shared, equal_copy])) for n in range(200)]
+    schedules: dict[str, tuple[Recurrence | None, str]] = {
+        "A": (shared[1], "active"), "B": (None, "active"), "C": (shared[2], rng.choice(["active", "suspended"]))}
+    gone = {t.id for t in tasks if rng.random() < 0.2}
+    kept = [t for t in tasks if t.id not in gone]
+    tally = _tally(tasks)
+    assert _count(tally, schedules) == plain_count(tasks, schedules)
+    counts, unplaced = _count(tally, schedules, _tally(t for t in tasks if t.id in gone))
+    expected_counts, expected_unplaced = plain_count(kept, schedules)
+    assert (counts, unplaced) == (+expected_counts, expected_unplaced)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import replace
 
@@ -19,6 +20,8 @@ from reconciler.plan import (
     plan_to_json,
     stale_objects,
 )
+from reconciler.plan.fingerprint import canonical_json
+from reconciler.plan.types import Unmanaged
 
 from .builders import desired, ds, extract, live, rec, sched, task, want, wb
 
@@ -226,3 +229,20 @@ def test_observe_missing_object_hashes_null() -> None:
     lv = live()
     hashes = observe(lv, ["schedule:Nope", "item:datasource:nope"])
     assert hashes["schedule:Nope"] == hashes["item:datasource:nope"]
+
+
+AWKWARD = ['Plain', 'Quote " and \\ backslash', "Tab\there", "Ünïcødé ✓", "Emoji 🎉", "Ctrl \x01\x1f", "\u2028sep",
+           "</script>", "Line\nbreak"]
+
+
+@pytest.mark.parametrize("count", [0, 1, 999, 1000, 1001, 2500])
+def test_the_digest_is_the_sha256_of_the_canonical_json_however_many_unmanaged_entries(count: int) -> None:
+    """plan_digest writes the unmanaged list itself, a thousand entries at a time: the same bytes as
+    canonical_json of the whole plan object, for awkward text and across the thousand-entry steps."""
+    plan, _ = server_plan()
+    unmanaged = tuple(Unmanaged(f'task[datasource "{AWKWARD[n % len(AWKWARD)]} {n}"][full @ X]',
+                                "task" if n % 3 else "schedule", AWKWARD[(n * 7) % len(AWKWARD)])
+                      for n in range(count))
+    plan = replace(plan, unmanaged=unmanaged)
+    content = {k: v for k, v in json.loads(plan_to_json(plan)).items() if k not in ("digest", "reconciler_version")}
+    assert plan_digest(plan) == hashlib.sha256(canonical_json(content).encode("utf-8")).hexdigest()
