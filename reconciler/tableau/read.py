@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
+from operator import attrgetter
 from typing import Generic, Literal, NamedTuple, TypeVar
 from urllib.parse import quote
 from xml.etree import ElementTree as ET
@@ -55,6 +56,7 @@ PAGE_SIZE = 1000
 READ_PARALLELISM = 24
 ScheduleDetails = Literal["declared", "used", "all"]
 T = TypeVar("T")
+_ID = attrgetter("id")
 ITEM_FIELDS = "id,name,hasExtracts,encryptExtracts,project.id,project.name,owner.id"
 
 
@@ -244,7 +246,7 @@ def _read_site(conn: Connection, desired: DesiredState | None, flavor: str | Non
         projects=tuple(sorted(projects, key=lambda p: p.path)),
         items=tuple(sorted(items, key=lambda i: (i.kind, i.project, i.name, i.id))),
         schedules=tuple(sorted(schedules, key=lambda s: s.name)),
-        tasks=tuple(sorted(tasks, key=lambda t: t.id)),
+        tasks=tuple(sorted(tasks, key=_ID)),
         user=user_future.result(),
         other_schedules=other_schedules,
     )
@@ -330,7 +332,7 @@ def read_tasks(conn: Connection) -> tuple[LiveTask, ...]:
     """The site's extract refresh tasks alone, as ``read_site`` reads them (apply's read-back under its lock)."""
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="read") as pool:
         tasks = _read_tasks(Fetcher(conn, pool), f"{conn.site_url}/tasks/extractRefreshes")
-    return tuple(sorted(tasks, key=lambda t: t.id))
+    return tuple(sorted(tasks, key=_ID))
 
 
 def _read_user(reader: Fetcher, url: str) -> SignedInUser | None:
