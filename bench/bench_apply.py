@@ -30,6 +30,7 @@ from reconciler.tableau.connect import ConnectionSettings, Credentials, connect
 from reconciler.tableau.read import read_site
 
 CREATES = 1000
+FLOOR_SCRIPT = Path(__file__).resolve().parent / "floor_apply.py"
 
 
 def desired_file(emu: Emulator, path: Path, creates: int) -> None:
@@ -55,7 +56,7 @@ def desired_file(emu: Emulator, path: Path, creates: int) -> None:
 
 
 class WriteClock:
-    """Wraps the emulator's request handler to time the first and the last write it receives."""
+    """Wraps the emulator's request handler to time the first and the last write of the plan it receives."""
 
     def __init__(self, emu: Emulator) -> None:
         self.first: float | None = None
@@ -65,7 +66,9 @@ class WriteClock:
 
         def timed(request: Any) -> Any:
             reply = handle(request)
-            if request.method in ("PUT", "POST", "DELETE") and "/auth/" not in request.path:
+            # The writes of the plan: not sign-in/out, nor the apply lock (a project made and deleted around them).
+            if request.method in ("PUT", "POST", "DELETE") and "/auth/" not in request.path \
+                    and "/projects" not in request.path:
                 now = time.perf_counter()
                 with self.lock:
                     self.first = now if self.first is None else self.first
@@ -96,6 +99,25 @@ def one_run(parallelism: int, latency: int, creates: int, tmp: Path) -> dict[str
     return {"wall": run.wall, "writes": clock.window, "rss": run.rss_mb, "stats": run.stats, "summary": summary}
 
 
+def one_floor(parallelism: int, latency: int, creates: int, tmp: Path) -> dict[str, Any]:
+    """The same writes by ``floor_apply.py`` (a bare client) on a fresh site: the plan is saved first, untimed."""
+    with Emulator(flavor="server", seed="synthetic", latency_ms=latency, job_seconds=0.0, **FULL) as emu:
+        path, saved = tmp / "desired.yaml", tmp / "plan.json"
+        desired_file(emu, path, creates)
+        env = client_env(emu)
+        made = run_client(emu, [sys.executable, "-m", "reconciler", "plan", str(path), "--server", emu.url,
+                                "--out", str(saved)], env)
+        if made.code != 0:
+            raise SystemExit(f"plan --out failed:\n{made.output[-3000:]}")
+        before = len(emu.store.tasks)
+        clock = WriteClock(emu)
+        run = run_client(emu, [sys.executable, str(FLOOR_SCRIPT), emu.url, str(saved), str(parallelism)], env)
+        created = len(emu.store.tasks) - before
+    if run.code != 0 or created != creates:
+        raise SystemExit(f"the bare writer failed (exit {run.code}, {created} tasks created):\n{run.output[-3000:]}")
+    return {"wall": run.wall, "writes": clock.window, "rss": run.rss_mb, "stats": run.stats, "summary": run.output}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3, help="runs at parallelism 4 and 8 (median reported)")
@@ -104,14 +126,20 @@ def main() -> int:
     parser.add_argument("--parallelism", type=int, nargs="+", default=[1, 4, 8])
     parser.add_argument("--latency-ms", type=int, default=50)
     parser.add_argument("--creates", type=int, default=CREATES)
+    parser.add_argument("--floor", action="store_true", help="also run the same writes with a bare client "
+                        "(bench/floor_apply.py) as many times, and compare the write phases")
     args = parser.parse_args()
     print(f"machine: {machine()}")
     print(f"emulator: in-process, fresh per run, synthetic seed {FULL}, {args.latency_ms} ms latency per request")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for parallelism in args.parallelism:
-            runs = [one_run(parallelism, args.latency_ms, args.creates, Path(tmp))
-                    for _ in range(args.serial_runs if parallelism == 1 else args.runs)]
+            count = args.serial_runs if parallelism == 1 else args.runs
+            runs, floors = [], []
+            for _ in range(count):  # interleaved: apply, then the bare client, each on a fresh site
+                runs.append(one_run(parallelism, args.latency_ms, args.creates, Path(tmp)))
+                if args.floor:
+                    floors.append(one_floor(parallelism, args.latency_ms, args.creates, Path(tmp)))
             wall = statistics.median(r["wall"] for r in runs)
             writes = statistics.median(r["writes"] for r in runs)
             rows.append((parallelism, wall, writes, runs))
@@ -120,11 +148,18 @@ def main() -> int:
             print(f"--parallelism {parallelism}: median {wall:.2f} s for the command (runs: {walls}), "
                   f"writes {writes:.2f} s ({args.creates / writes:.0f}/s), peak RSS {rss:.0f} MB; "
                   f"{runs[-1]['summary']}", flush=True)
+            if floors:
+                floor_writes = statistics.median(r["writes"] for r in floors)
+                floor_runs = ", ".join(f"{r['writes']:.2f}" for r in floors)
+                print(f"  bare client at {parallelism}: writes {floor_writes:.2f} s (runs: {floor_runs}), whole run "
+                      f"{statistics.median(r['wall'] for r in floors):.2f} s; apply's writes take "
+                      f"{writes / floor_writes:.3f}x the bare client's", flush=True)
     by_route = rows[-1][3][-1]["stats"]["by_route"]
     print(f"requests of the last run ({rows[-1][3][-1]['stats']['total']}):")
     for route, count in by_route.items():
         print(f"  {count:5d}  {route}")
     print(f"command: python bench/bench_apply.py --runs {args.runs} --serial-runs {args.serial_runs}"
+          + (" --floor" if args.floor else "")
           + (f" --parallelism {' '.join(map(str, args.parallelism))}" if args.parallelism != [1, 4, 8] else ""))
     return 0
 
