@@ -47,6 +47,10 @@ _TASK_TYPES: dict[str, TaskType] = {
     "incrementalrefresh": "incremental", "incrementalextract": "incremental"}
 
 
+#: The ``type`` values as task lists spell them, looked up before any normalising (the common case).
+_EXACT_TASK_TYPES: dict[str, TaskType] = {"RefreshExtractTask": "full", "IncrementExtractTask": "incremental"}
+
+
 def tag(name: str) -> str:
     return _PREFIX + name
 
@@ -151,9 +155,10 @@ def _live_task(task: Mapping[str, str], kind: ItemKind, target: Mapping[str, str
                recurrence: Callable[[], Recurrence | None]) -> LiveTask | None:
     """The task from the attributes of ``<extractRefresh>``, its target and its ``<schedule>`` (shared by
     ``parse_task`` and ``parse_task_list``, so both read a task the same way)."""
-    if not target.get("id"):
+    item_id = target.get("id")
+    if not item_id:
         return None
-    task_type = _task_type(task)
+    task_type = _EXACT_TASK_TYPES.get(task.get("type", "")) or _task_type(task)
     name = schedule_id = None
     parsed = None
     if schedule is not None:
@@ -161,17 +166,10 @@ def _live_task(task: Mapping[str, str], kind: ItemKind, target: Mapping[str, str
         schedule_id = schedule.get("id") or None
         if name is None:
             parsed = recurrence()
-    return LiveTask(
-        id=task.get("id", ""),
-        item_kind=kind,
-        item_id=target.get("id", ""),
-        type=task_type,
-        schedule=name,
-        schedule_id=schedule_id,
-        recurrence=parsed,
-        priority=int(task.get("priority") or 50),
-        consecutive_failures=int(task.get("consecutiveFailedCount") or 0),
-    )
+    # Positional: a 100,000-task list makes 100,000 of these (the fields' order: id, item_kind, item_id,
+    # type, schedule, schedule_id, recurrence, priority, consecutive_failures).
+    return LiveTask(task.get("id", ""), kind, item_id, task_type, name, schedule_id, parsed,
+                    int(task.get("priority") or 50), int(task.get("consecutiveFailedCount") or 0))
 
 
 def _task_type(element: Mapping[str, str]) -> TaskType:
