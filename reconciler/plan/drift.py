@@ -207,8 +207,13 @@ def _unhealthy(
     with_tasks = {(t.item_kind, t.item_id) for t in live.tasks}
     suspended = {s.name for s in live.schedules if s.state == "suspended"}
     reported: set[tuple[str, str, str]] = set()
-    # Without a history only failing tasks can be unhealthy: a 100,000-task site sorts just those.
-    candidates = live.tasks if health is not None else [t for t in live.tasks if t.consecutive_failures > 0]
+    # Only a failing task, or one whose (kind, path, type) has a finding in the history, can be unhealthy: a
+    # 100,000-task site sorts and describes just those (any other task adds nothing, nor marks a key reported).
+    telling = {t.key for t in health.tasks if t.stale or t.near_limit or t.consecutive_failures > 0} \
+        if health is not None else set()
+    candidates = [t for t in live.tasks if t.consecutive_failures > 0 or (
+        telling and (item := items.get((t.item_kind, t.item_id))) is not None
+        and (item.kind, item.path, t.type) in telling)]
     for task in sorted(candidates, key=lambda t: t.id):
         item = items.get((task.item_kind, task.item_id))
         if item is None:

@@ -16,7 +16,7 @@ from itertools import pairwise
 from reconciler.gcpause import gc_paused
 from reconciler.model import JobRun, LiveState
 
-from .load import SLOT_MINUTES, SLOTS, live_starts, week_slots
+from .load import SLOT_MINUTES, SLOTS, week_slots
 
 __all__ = ["CLOUD_REFRESH_LIMIT", "NEAR_LIMIT_SHARE", "HealthReport", "TaskHealth", "expected_gap", "make_health"]
 
@@ -116,17 +116,51 @@ def _make_health(live: LiveState, runs: Sequence[JobRun], now: float, window: fl
             unmatched += len(jobs)
             continue
         grouped[(kind or "", paths[0], task_type)] = jobs
-    gaps: dict[tuple[str, str, str], float] = {}
-    starts, _ = live_starts(live)
-    for start in starts:
-        weekly, monthly = week_slots(start.recurrence)
-        gap = expected_gap(weekly or monthly, monthly=not weekly)
-        key = (start.item[0], start.item[1], start.type)
-        if gap is not None:
-            gaps[key] = min(gap, gaps.get(key, gap))
-    out = [_task_health(key, grouped.get(key, []), gaps.get(key), now, window)
-           for key in sorted(set(grouped) | set(gaps))]
+    gaps = _expected_gaps(live)
+    out = [_task_health(key, grouped.get(key, []), gaps.get(key), now, window) if key in grouped
+           else _no_history(key, gaps[key]) for key in sorted(set(grouped) | set(gaps))]
     return HealthReport(tuple(out), window, now, len(runs), unmatched)
+
+
+def _expected_gaps(live: LiveState) -> dict[tuple[str, str, str], float]:
+    """The shortest expected gap between runs per (kind, path, type), over the tasks ``live_starts`` places on
+    the week (the same tasks and recurrences, without their labels), each recurrence's gap worked out once."""
+    paths: dict[tuple[str, str], str] = {}
+    schedules = {s.name: s for s in live.schedules}
+    by_recurrence: dict[int, float | None] = {}  # by identity: the read shares one Recurrence per schedule
+    gaps: dict[tuple[str, str, str], float] = {}
+    items = {(i.kind, i.id): i for i in live.items}
+    for task in live.tasks:
+        recurrence = task.recurrence
+        if recurrence is None and task.schedule is not None:
+            schedule = schedules.get(task.schedule)
+            if schedule is not None and schedule.detailed and schedule.state != "suspended":
+                recurrence = schedule.recurrence
+        if recurrence is None:
+            continue
+        if id(recurrence) in by_recurrence:
+            gap = by_recurrence[id(recurrence)]
+        else:
+            weekly, monthly = week_slots(recurrence)
+            gap = by_recurrence[id(recurrence)] = expected_gap(weekly or monthly, monthly=not weekly)
+        if gap is None:
+            continue
+        item_key = (task.item_kind, task.item_id)
+        path = paths.get(item_key)
+        if path is None:
+            item = items.get(item_key)
+            path = paths[item_key] = item.path if item is not None else task.item_id
+        key = (task.item_kind, path, task.type)
+        known = gaps.get(key)
+        gaps[key] = gap if known is None else min(gap, known)
+    return gaps
+
+
+def _no_history(key: tuple[str, str, str], gap: float) -> TaskHealth:
+    """``_task_health`` of a task with no run in the window: nothing to say but its expected gap."""
+    return TaskHealth(
+        kind=key[0], path=key[1], type=key[2], runs=0, failures=0, consecutive_failures=0, last_success=None,
+        last_run=None, median_duration=None, worst_duration=None, expected_gap=gap, stale=False, near_limit=False)
 
 
 def _ended(run: JobRun) -> tuple[float, str]:

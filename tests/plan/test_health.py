@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import random
+from dataclasses import replace
+
+import pytest
 
 from reconciler.model import JobRun
 from reconciler.plan import make_drift, make_health, make_plan_result
 from reconciler.plan.health import expected_gap
 from reconciler.report import render_drift_json, render_drift_junit, render_drift_markdown, render_drift_text
 
-from .builders import desired, ds, extract, live, sched, task, want
+from .builders import desired, ds, extract, live, rec, sched, task, want, wb
 
 NOW = 1_800_000_000.0
 DAY = 86400.0
@@ -101,3 +105,55 @@ def test_without_history_drift_reports_only_the_task_list_figures() -> None:
 def test_a_task_with_no_job_in_the_window_is_not_called_stale() -> None:
     health = make_health(_site(), [], NOW, 14 * DAY)
     assert all(not t.stale and t.runs == 0 for t in health.tasks)
+
+
+def plain_health(site, runs, now, window):  # type: ignore[no-untyped-def]
+    """make_health as it was first written: every task through live_starts (labels and all), every key through
+    _task_health."""
+    from reconciler.plan.health import _task_health
+    from reconciler.plan.load import live_starts, week_slots
+
+    by_name: dict[tuple[str, str], list[str]] = {}
+    for item in site.items:
+        by_name.setdefault((item.kind, item.name), []).append(item.path)
+    grouped: dict[tuple[str, str, str], list[JobRun]] = {}
+    for r in runs:
+        paths = by_name.get((r.kind or "", r.name), [])
+        if len(paths) == 1:
+            grouped.setdefault((r.kind or "", paths[0], r.type), []).append(r)
+    gaps: dict[tuple[str, str, str], float] = {}
+    for start in live_starts(site)[0]:
+        weekly, monthly = week_slots(start.recurrence)
+        gap = expected_gap(weekly or monthly, monthly=not weekly)
+        key = (start.item[0], start.item[1], start.type)
+        if gap is not None:
+            gaps[key] = min(gap, gaps.get(key, gap))
+    keys = sorted(set(grouped) | set(gaps))
+    return tuple(_task_health(k, grouped.get(k, []), gaps.get(k), now, window) for k in keys)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_health_is_the_plain_join_on_random_sites(seed: int) -> None:
+    """make_health works out each recurrence's gap once and skips the arithmetic for keys without runs: the same
+    figures as running every task through live_starts and _task_health, on sites with suspended and undetailed
+    schedules, Cloud recurrences, items that share a path, tasks on unknown items and a partial history."""
+    rng = random.Random(seed)
+    items = [ds(f"P{n % 3}/Item {n % 7}") for n in range(12)] + [ds("A/B/C"), wb("A/B/C"), ds("A/B/C", id="other")]
+    schedules = [sched("Nightly"), sched("Weekly", "weekly", "05:00", weekdays=("monday", "friday")),
+                 sched("Held", state="suspended"),
+                 replace(sched("Listed only", "hourly", "00:00"), detailed=False)]
+    recurrences = [rec("daily", "03:00"), rec("monthly", "01:00", month_days=(1,)), rec("hourly", "00:00", every=60)]
+    tasks = []
+    for n in range(60):
+        on = rng.choice([*items, ds("Gone/Away", id="unknown-item")])
+        if rng.random() < 0.3:
+            tasks.append(task(f"t{n:03d}", on, rng.choice(["full", "incremental"]), recurrence=rng.choice(recurrences)))
+        else:
+            tasks.append(task(f"t{n:03d}", on, rng.choice(["full", "incremental"]),
+                              schedule=rng.choice([s.name for s in schedules] + ["Unknown"])))
+    site = live(items=items, schedules=schedules, tasks=tasks)
+    site = replace(site, schedules=tuple(replace(s, detailed=s.name != "Listed only") for s in site.schedules))
+    runs = [run(f"Item {rng.randrange(7)}", n, rng.choice(["Success", "Failed", "Cancelled"]),
+                seconds=rng.choice([30.0, 7000.0]), job_type=rng.choice(["full", "incremental"]))
+            for n in range(rng.randrange(0, 30))]
+    assert make_health(site, runs, NOW, 14 * DAY).tasks == plain_health(site, runs, NOW, 14 * DAY)
