@@ -140,7 +140,7 @@ def one_size(args: argparse.Namespace) -> int:
 def scaling(args: argparse.Namespace) -> int:
     sizes = [int(s) for s in args.sizes.split(",")]
     flavors = ("server", "cloud") if args.flavor == "both" else (args.flavor,)
-    rows: dict[str, list[tuple[int, float, float, float]]] = {f: [] for f in flavors}
+    rows: dict[str, list[tuple[int, float, float, float, float, float]]] = {f: [] for f in flavors}
     print(f"{'flavor':>6} {'tasks':>7} {'floor s':>8} {'plan s':>7} {'ratio':>6} {'plan runs':>20} {'floor CPU':>9} "
           f"{'plan CPU':>8} {'CPU ratio':>9} {'RSS MB':>7} {'ms per 1k tasks':>15}")
     for flavor in flavors:
@@ -149,8 +149,8 @@ def scaling(args: argparse.Namespace) -> int:
                               src=args.src)
             floor, plan = median(results["floor"]), median(results["plan"])
             rss = max(r.rss_mb for r in results["plan"])
-            rows[flavor].append((tasks, floor, plan, rss))
             floor_cpu, plan_cpu = cpu(results["floor"]), cpu(results["plan"])
+            rows[flavor].append((tasks, floor, plan, rss, floor_cpu, plan_cpu))
             print(f"{flavor:>6} {tasks:>7} {floor:>8.2f} {plan:>7.2f} {plan / floor:>6.2f} "
                   f"{', '.join(f'{r.wall:.2f}' for r in results['plan']):>20} {floor_cpu:>9.2f} {plan_cpu:>8.2f} "
                   f"{plan_cpu / floor_cpu:>9.2f} {rss:>7.0f} "
@@ -163,22 +163,27 @@ def scaling(args: argparse.Namespace) -> int:
     return 0
 
 
-def plot(rows: dict[str, list[tuple[int, float, float, float]]], path: Path) -> None:
+def plot(rows: dict[str, list[tuple[int, float, float, float, float, float]]], path: Path) -> None:
+    """Wall time, the clients' own CPU time (what a shared machine disturbs least) and peak RSS against size;
+    each row is (tasks, floor wall, plan wall, plan RSS MB, floor CPU, plan CPU)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, (times, memory) = plt.subplots(1, 2, figsize=(11, 4.2))
+    figure, (times, cpus, memory) = plt.subplots(1, 3, figsize=(15, 4.2))
     for flavor, points in rows.items():
         tasks = [p[0] / 1000 for p in points]
         times.plot(tasks, [p[2] for p in points], marker="o", label=f"plan ({flavor})")
         times.plot(tasks, [p[1] for p in points], marker=".", linestyle="--", label=f"bare client floor ({flavor})")
+        cpus.plot(tasks, [p[5] for p in points], marker="o", label=f"plan ({flavor})")
+        cpus.plot(tasks, [p[4] for p in points], marker=".", linestyle="--", label=f"bare client floor ({flavor})")
         memory.plot(tasks, [p[3] for p in points], marker="o", label=f"plan ({flavor})")
-    times.set(xlabel="tasks (thousands)", ylabel="seconds, median", title="plan time, 50 ms latency")
+    times.set(xlabel="tasks (thousands)", ylabel="seconds, median", title="plan wall time, 50 ms latency")
+    cpus.set(xlabel="tasks (thousands)", ylabel="seconds, median", title="client CPU time (user + system)")
     memory.set(xlabel="tasks (thousands)", ylabel="MB", title="plan peak RSS")
     memory.axhline(300, color="grey", linewidth=0.8, linestyle=":")
-    for axes in (times, memory):
+    for axes in (times, cpus, memory):
         axes.grid(alpha=0.3)
         axes.legend(fontsize=8)
         axes.set_xlim(left=0)
