@@ -56,8 +56,9 @@ def load(root: Path, options: ConnectionOptions, output: Output) -> Deployment:
     for note in deployment.notes:
         output.warn(note)
     shown = ", ".join(s.label for s in deployment.sites)
+    picked = " picked by --site/TABLEAU_SITE" if site_filter(options) else ""
     output.note(f"Read the deployment {root}: {len(deployment.files)} files, {len(deployment.sites)} site"
-                f"{'s' if len(deployment.sites) != 1 else ''} ({shown})")
+                f"{'s' if len(deployment.sites) != 1 else ''}{picked} ({shown})")
     return deployment
 
 
