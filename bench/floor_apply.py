@@ -13,15 +13,13 @@ no TSC, no lock, no journal: any client that makes these writes must spend at le
 from __future__ import annotations
 
 import json
-import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from xml.etree import ElementTree as ET
 from xml.sax.saxutils import quoteattr
 
 import requests
-
-NS = "{http://tableau.com/api}"
+from floor_client import NS, sign_in
 
 
 def main() -> int:
@@ -32,12 +30,7 @@ def main() -> int:
     session = requests.Session()
     session.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=max(parallelism, 1)))
     base = f"{server}/api/{plan['api_version']}"
-    body = (f'<tsRequest><credentials personalAccessTokenName="{os.environ["TABLEAU_PAT_NAME"]}" '
-            f'personalAccessTokenSecret="{os.environ["TABLEAU_PAT_SECRET"]}"><site contentUrl="" />'
-            f'</credentials></tsRequest>')
-    credentials = ET.fromstring(session.post(f"{base}/auth/signin", data=body).content).find(f"{NS}credentials")
-    assert credentials is not None
-    session.headers["X-Tableau-Auth"] = credentials.get("token", "")
+    credentials = sign_in(session, base)
     site = f"{base}/sites/{credentials.find(f'{NS}site').get('id')}"  # type: ignore[union-attr]
     schedules = _schedules(session, base) if creates else {}
 

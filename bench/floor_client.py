@@ -41,6 +41,17 @@ def declared_schedules(path: str) -> set[str]:
     return names
 
 
+def sign_in(session: requests.Session, base: str) -> ET.Element:
+    """Sign in to the Default site with the PAT of the environment; the session carries the token after."""
+    body = (f'<tsRequest><credentials personalAccessTokenName="{os.environ["TABLEAU_PAT_NAME"]}" '
+            f'personalAccessTokenSecret="{os.environ["TABLEAU_PAT_SECRET"]}"><site contentUrl="" />'
+            f'</credentials></tsRequest>')
+    credentials = ET.fromstring(session.post(f"{base}/auth/signin", data=body).content).find(f"{NS}credentials")
+    assert credentials is not None
+    session.headers["X-Tableau-Auth"] = credentials.get("token", "")
+    return credentials
+
+
 def main() -> int:
     server, desired = sys.argv[1].rstrip("/"), sys.argv[2]
     wanted = declared_schedules(desired)
@@ -49,12 +60,7 @@ def main() -> int:
     version = ET.fromstring(session.get(f"{server}/api/2.4/serverInfo").content) \
         .find(f"{NS}serverInfo/{NS}restApiVersion").text  # type: ignore[union-attr]
     base = f"{server}/api/{version}"
-    body = (f'<tsRequest><credentials personalAccessTokenName="{os.environ["TABLEAU_PAT_NAME"]}" '
-            f'personalAccessTokenSecret="{os.environ["TABLEAU_PAT_SECRET"]}"><site contentUrl="" />'
-            f'</credentials></tsRequest>')
-    credentials = ET.fromstring(session.post(f"{base}/auth/signin", data=body).content).find(f"{NS}credentials")
-    assert credentials is not None
-    session.headers["X-Tableau-Auth"] = credentials.get("token", "")
+    credentials = sign_in(session, base)
     site_id = credentials.find(f"{NS}site").get("id")  # type: ignore[union-attr]
     user_id = credentials.find(f"{NS}user").get("id")  # type: ignore[union-attr]
     site = f"{base}/sites/{site_id}"

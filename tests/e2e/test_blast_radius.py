@@ -96,13 +96,18 @@ def test_prune_deletes_a_schedule_no_site_uses_and_keeps_one_another_site_uses(
     assert cli("plan", file, "--detailed-exitcode").code == 0
 
 
-def test_a_saved_prune_plan_is_stale_once_another_site_uses_the_schedule(
-        multisite: Emulator, cli: Any, tmp_path: Path) -> None:
+def _spare_sunday_pruned(cli: Any, tmp_path: Path) -> dict[str, Any]:
+    """The site's export, applied with an unused "Spare Sunday" schedule; returned without it, pruning."""
     doc = export_doc(cli, tmp_path)
     doc["schedules"]["Spare Sunday"] = {"frequency": "weekly", "start": "05:00", "weekdays": ["sunday"]}
     assert cli("apply", save(tmp_path, doc, "spare.yaml"), "--auto-approve").code == 0
-    pruned = {**doc, "schedules": {n: s for n, s in doc["schedules"].items() if n != "Spare Sunday"},
-              "policy": {"prune": True}}
+    return {**doc, "schedules": {n: s for n, s in doc["schedules"].items() if n != "Spare Sunday"},
+            "policy": {"prune": True}}
+
+
+def test_a_saved_prune_plan_is_stale_once_another_site_uses_the_schedule(
+        multisite: Emulator, cli: Any, tmp_path: Path) -> None:
+    pruned = _spare_sunday_pruned(cli, tmp_path)
     saved = tmp_path / "plan.json"
     planned = cli("plan", save(tmp_path, pruned), "--out", saved)
     assert planned.code == 0, planned.err
@@ -121,11 +126,7 @@ def test_a_saved_prune_plan_is_stale_once_another_site_uses_the_schedule(
 
 
 def test_a_saved_prune_plan_applies_when_no_site_changed(multisite: Emulator, cli: Any, tmp_path: Path) -> None:
-    doc = export_doc(cli, tmp_path)
-    doc["schedules"]["Spare Sunday"] = {"frequency": "weekly", "start": "05:00", "weekdays": ["sunday"]}
-    assert cli("apply", save(tmp_path, doc, "spare.yaml"), "--auto-approve").code == 0
-    pruned = {**doc, "schedules": {n: s for n, s in doc["schedules"].items() if n != "Spare Sunday"},
-              "policy": {"prune": True}}
+    pruned = _spare_sunday_pruned(cli, tmp_path)
     saved = tmp_path / "plan.json"
     assert cli("plan", save(tmp_path, pruned), "--out", saved).code == 0
     applied = cli("apply", saved, "--auto-approve")
