@@ -141,10 +141,17 @@ def test_an_edited_saved_deployment_plan_is_refused(server: Emulator, deploy: Pa
     assert writes(server) == before
 
 
-def test_site_picks_some_sites_of_the_deployment(server: Emulator, deploy: Path, cli) -> None:  # type: ignore[no-untyped-def]
+def test_site_picks_some_sites_of_the_deployment(server: Emulator, deploy: Path, cli,  # type: ignore[no-untyped-def]
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     picked: CliResult = cli("plan", deploy, "--site", "marketing")
     assert picked.code == 0, picked.err
     assert "=== Site marketing" in picked.out and "=== Site finance" not in picked.out
+    assert "1 site picked by --site/TABLEAU_SITE (marketing)" in picked.err
+    # A TABLEAU_SITE left in the environment picks sites too, and the run says so.
+    monkeypatch.setenv("TABLEAU_SITE", "finance,marketing")
+    from_env: CliResult = cli("plan", deploy)
+    assert "2 sites picked by --site/TABLEAU_SITE (finance, marketing)" in from_env.err
+    monkeypatch.delenv("TABLEAU_SITE")
     unknown: CliResult = cli("plan", deploy, "--site", "marketting")
     assert unknown.code == 1 and "marketing" in unknown.err
 
