@@ -181,10 +181,10 @@ def _tasks_by_site(emu: Emulator, schedule: str) -> dict[str, int]:
     return found
 
 
-def test_prune_deletes_a_server_schedule_no_site_uses_counting_the_sites_outside(  # type: ignore[no-untyped-def]
-        server: Emulator, deploy: Path, cli) -> None:
-    server_file = deploy / "deployment.yaml"
-    marketing = deploy / "sites" / "marketing.yaml"
+def _with_spares(deploy: Path) -> tuple[str, str]:
+    """Declare "Spare Sunday" (marketing's Web/Sessions gets a task on it) and an unused "Spare 04:00" in the
+    deployment; returns the server file's and marketing's texts before."""
+    server_file, marketing = deploy / "deployment.yaml", deploy / "sites" / "marketing.yaml"
     original, original_marketing = server_file.read_text(), marketing.read_text()
     spares = ('  Spare Sunday:\n    frequency: weekly\n    start: "05:00"\n    weekdays: [sunday]\n'
               '  Spare 04:00:\n    frequency: daily\n    start: "04:15"\n')
@@ -192,6 +192,18 @@ def test_prune_deletes_a_server_schedule_no_site_uses_counting_the_sites_outside
     marketing.write_text(original_marketing.replace(
         "- datasource: Web/Sessions\n  refresh:\n",
         "- datasource: Web/Sessions\n  refresh:\n  - schedule: Spare Sunday\n    type: full\n", 1))
+    return original, original_marketing
+
+
+def _pruning(deploy: Path, original: str, original_marketing: str) -> None:
+    """Neither spare declared any more, and the deployment prunes."""
+    (deploy / "deployment.yaml").write_text(original + "policy:\n  prune: true\n")
+    (deploy / "sites" / "marketing.yaml").write_text(original_marketing)
+
+
+def test_prune_deletes_a_server_schedule_no_site_uses_counting_the_sites_outside(  # type: ignore[no-untyped-def]
+        server: Emulator, deploy: Path, cli) -> None:
+    original, original_marketing = _with_spares(deploy)
     assert cli("apply", deploy, "--auto-approve").code == 0
     assert _tasks_by_site(server, "Spare Sunday") == {"marketing": 1}
     # A site outside the deployment (sandbox, run by another team) puts a task on "Spare 04:00".
@@ -207,8 +219,7 @@ def test_prune_deletes_a_server_schedule_no_site_uses_counting_the_sites_outside
 
     # Neither spare is declared any more, and the deployment prunes: Spare Sunday (its one task, marketing's,
     # leaves it in this very plan) is deleted; Spare 04:00 is kept for sandbox's task.
-    server_file.write_text(original + "policy:\n  prune: true\n")
-    marketing.write_text(original_marketing)
+    _pruning(deploy, original, original_marketing)
     planned: CliResult = cli("plan", deploy)
     assert planned.code == 0, planned.err
     assert '- schedule["Spare Sunday"] will be deleted' in planned.out
@@ -290,3 +301,23 @@ def test_load_shows_one_site_of_a_deployment(server: Emulator, deploy: Path, cli
     one: CliResult = cli("load", deploy, "--site", "finance", "--history-days", "0")
     assert one.code == 0, one.err
     assert one.out.startswith('Refresh load of site "finance"')
+
+
+def test_schedule_deletes_wait_for_every_site_and_are_skipped_when_one_failed(  # type: ignore[no-untyped-def]
+        server: Emulator, deploy: Path, cli) -> None:
+    original, original_marketing = _with_spares(deploy)
+    assert cli("apply", deploy, "--auto-approve").code == 0
+    _pruning(deploy, original, original_marketing)
+    # marketing's task comes off Spare Sunday in this apply; that delete fails for good on the server.
+    marketing = server.store.site_by_content_url("marketing")
+    assert marketing is not None
+    server.configure_faults(fail_path=f"/sites/{marketing.id}/tasks/")
+    failed: CliResult = cli("apply", deploy, "--auto-approve")
+    assert failed.code == 1
+    assert "The server schedule deletes (" in failed.err and "were not made" in failed.err
+    # Deleting the schedule would have deleted the task the failed change left on it: both are still there.
+    assert "Spare Sunday" in _schedule_names(server)
+    assert _tasks_by_site(server, "Spare Sunday") == {"marketing": 1}
+    server.configure_faults(fail_path="")
+    assert cli("apply", deploy, "--auto-approve").code == 0
+    assert "Spare Sunday" not in _schedule_names(server)
