@@ -70,6 +70,8 @@ class Context:
     #: False for a site of a deployment whose server schedules another plan owns: the declared schedules are
     #: used by name (created or updated by that plan), never planned here; undeclared ones are not listed.
     own_schedules: bool = True
+    #: How the plan names its own site among others (a deployment's site label); None: "this site".
+    site_name: str | None = None
     problems: list[tuple[str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     observed: set[str] = field(default_factory=set)

@@ -155,7 +155,7 @@ def _plan_site(files: SiteFiles, live: LiveState, targets: Sequence[str], server
     site = files.desired.site or ""
     try:
         result = make_plan_result(files.desired, live, targets, server_moves=server_moves, strict=strict,
-                                  own_schedules=own_schedules)
+                                  own_schedules=own_schedules, site_name=files.label)
     except ReconcilerError as error:
         return SitePlan(files.label, site, error=_error_text(error))
     return SitePlan(files.label, site, plan=result.plan, result=result)

@@ -39,14 +39,16 @@ class PlanResult:
 
 
 def make_plan(desired: DesiredState, live: LiveState, targets: Sequence[str] = (), *,
-              server_moves: str = "rest", strict: bool = True, own_schedules: bool = True) -> Plan:
+              server_moves: str = "rest", strict: bool = True, own_schedules: bool = True,
+              site_name: str | None = None) -> Plan:
     """``make_plan_result(...).plan``: the plan alone."""
     return make_plan_result(desired, live, targets, server_moves=server_moves, strict=strict,
-                            own_schedules=own_schedules).plan
+                            own_schedules=own_schedules, site_name=site_name).plan
 
 
 def make_plan_result(desired: DesiredState, live: LiveState, targets: Sequence[str] = (), *,
-                     server_moves: str = "rest", strict: bool = True, own_schedules: bool = True) -> PlanResult:
+                     server_moves: str = "rest", strict: bool = True, own_schedules: bool = True,
+                     site_name: str | None = None) -> PlanResult:
     """Compare the declared state with the live site and return the changes that reconcile them.
 
     ``desired`` must already be resolved for ``live.flavor`` (Cloud tasks carry their recurrence).
@@ -63,16 +65,18 @@ def make_plan_result(desired: DesiredState, live: LiveState, targets: Sequence[s
 
     ``own_schedules=False`` (a site of a deployment on Tableau Server, whose server schedules another plan owns:
     ``plan/deployment.py``): the declared schedules are used by name, never created, changed or pruned here.
+    ``site_name`` names this site where the plan counts the tasks of several (a deployment's site label;
+    default "this site").
     """
     with gc_paused():
-        return _make_plan(desired, live, targets, server_moves, strict, own_schedules)
+        return _make_plan(desired, live, targets, server_moves, strict, own_schedules, site_name)
 
 
 def _make_plan(desired: DesiredState, live: LiveState, targets: Sequence[str], server_moves: str,
-               strict: bool, own_schedules: bool) -> PlanResult:
+               strict: bool, own_schedules: bool, site_name: str | None) -> PlanResult:
     check_scope(desired, live)
     ctx = Context(desired, live, resolve_extracts(desired, live), server_moves=server_moves, strict=strict,
-                  own_schedules=own_schedules)
+                  own_schedules=own_schedules, site_name=site_name)
     encryption = plan_encryption(ctx)
     tasks = plan_tasks(ctx)
     pruned, unmanaged_tasks = prune_tasks(ctx)

@@ -138,10 +138,11 @@ def _check_name_free(ctx: Context, desired: Schedule, source: str | None) -> Non
 SITES_SHOWN = 5
 
 
-def blast_radius(here: int, others: int, by_site: Sequence[tuple[str, int]] = ()) -> str:
+def blast_radius(here: int, others: int, by_site: Sequence[tuple[str, int]] = (), here_name: str = "this site") -> str:
     """``37 tasks on 5 sites (finance 12, marketing 9, …, this site 4)``: the tasks a change of a server schedule
     reaches, ``here`` on this site and ``others`` on the other sites, ``by_site`` their breakdown (site key,
-    tasks). The biggest sites come first, past ``SITES_SHOWN`` the rest are summed up, this site comes last.
+    tasks). The biggest sites come first, past ``SITES_SHOWN`` the rest are summed up, this site comes last
+    (``here_name``: a deployment names the site whose plan holds the server schedules).
     Without a breakdown (or one that does not add up to ``others``): ``5 tasks (4 on other sites, 1 on this
     site)``."""
     total = here + others
@@ -154,7 +155,7 @@ def blast_radius(here: int, others: int, by_site: Sequence[tuple[str, int]] = ()
     if rest:
         parts.append(f"{_plural(len(rest), 'more site')} {sum(n for _, n in rest)}")
     if here:
-        parts.append(f"this site {here}")
+        parts.append(f"{here_name} {here}")
     sites = len(listed) + (1 if here else 0)
     return f"{_plural(total, 'task')} on {_plural(sites, 'site')}" + (f" ({', '.join(parts)})" if parts else "")
 
@@ -178,7 +179,7 @@ def _shared_warning(ctx: Context, name: str) -> tuple[str, ...]:
     by_site = dict(ctx.live.shared_by_site).get(name, ())
     return (
         f'"{name}" is a server schedule: this update changes it for every site, for '
-        f"{blast_radius(len(on_site), others, by_site)}{not_in_files}.",
+        f"{blast_radius(len(on_site), others, by_site, ctx.site_name or 'this site')}{not_in_files}.",
     )
 
 

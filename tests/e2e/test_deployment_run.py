@@ -238,7 +238,7 @@ def test_a_schedule_update_names_the_tasks_it_reaches_on_every_site(server: Emul
     assert planned.code == 0, planned.err
     # Daily 06:00 after the plan: default 6, finance 2 (Cash Flow moves off it), marketing 2, people 1, sandbox 1.
     assert ('"Daily 06:00" is a server schedule: this update changes it for every site, for 12 tasks on 5 sites '
-            "(finance 2, marketing 2, people 1, sandbox 1, this site 6)") in planned.out
+            "(finance 2, marketing 2, people 1, sandbox 1, default 6)") in planned.out
 
 
 def test_a_site_whose_credentials_are_refused_is_reported_and_the_others_planned(  # type: ignore[no-untyped-def]
