@@ -17,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.text import Text
 
 from reconciler.apply import ApplyResult, Outcome, TaskMover, apply_plan
-from reconciler.commands.deployment import apply_order, check_site_limits, make_from_files, site_settings
+from reconciler.commands.deployment import apply_order, make_from_files, site_settings
 from reconciler.commands.files import check_output_path
 from reconciler.commands.options import ConnectionOptions
 from reconciler.commands.output import Output
@@ -121,6 +121,45 @@ def _check_saved_moves(saved: Plan, move_strategy: str) -> None:
             "made with --server-move-strategy vizportal: apply it with the same flag. Nothing was applied.")
 
 
+def _check_permissions(plan: Plan, live: LiveState, where: str = "") -> None:
+    """Refuse, before any write, changes the signed-in user's role may not make (``where``: which site)."""
+    gaps = permission_gaps(plan, live)
+    if gaps:
+        raise ReconcilerError(where + describe_gaps(live, gaps, "nothing was applied"))
+
+
+def _check_limits(plan: Plan, allow_mass_delete: bool, allow_overload: bool, where: str = "") -> None:
+    """Refuse, before any write, a plan over ``policy.max_deletes`` or ``policy.load.max_starts_per_slot``
+    unless allowed (``where``: which site of a deployment)."""
+    if plan.exceeds_max_deletes and not allow_mass_delete:
+        raise UsageError(
+            f"{where}The plan deletes {plan.delete_count} objects, more than policy.max_deletes ({plan.max_deletes}). "
+            "Nothing was applied. Review the plan; if it is right, run again with --allow-mass-delete.")
+    if plan.exceeds_load and not allow_overload:
+        assert plan.load is not None
+        slots = ", ".join(f"{s.when} ({s.before} → {s.after})" for s in plan.load.over_limit)
+        raise UsageError(
+            f"{where}The plan makes refresh starts exceed policy.load.max_starts_per_slot "
+            f"({plan.load.max_starts_per_slot} in 15 minutes) at {slots}. Nothing was applied. Stagger the start "
+            "times (reconciler load --suggest proposes some), raise the limit, or, if the load is intended, run "
+            "again with --allow-overload.")
+
+
+def _reread_site(conn: Connection, saved: Plan, output: Output, *, other_sites: bool = True) -> LiveState:
+    """The site of a saved plan read again as the plan read it; StalePlanError when anything it read changed.
+
+    ``other_sites=False`` (a deployment's site, whose plan counted no other site): nothing is counted."""
+    # A plan that deletes schedules because no other site used them: count those sites again.
+    deleted = [key.name for key in map(ObjectKey.parse, saved.observed) if key.prefix == "usage"] \
+        if other_sites else []
+    with output.status(f"Reading {site_label(conn.settings.site)} on {conn.settings.server} ..."):
+        live = read_site(conn, None, flavor=saved.flavor, schedule_details="declared",
+                         schedule_names=detailed_schedules(saved), shared_schedules=deleted, other_sites=other_sites)
+    _check_fresh(saved, live, conn)
+    check_saved_changes(saved, live)
+    return live
+
+
 def expected_digest(text: str | None) -> str | None:
     """``--expect-digest``: 64 hex digits, optionally written ``sha256:...``; any case."""
     if text is None:
@@ -186,13 +225,7 @@ def apply(paths: Sequence[Path], options: ConnectionOptions, *, auto_approve: bo
         signals = stack.enter_context(_Signals())
         conn = stack.enter_context(connect(settings, warn=output.warn))
         if saved is not None:
-            # The plan deletes these schedules because no other site used them: count those sites again.
-            deleted = [key.name for key in map(ObjectKey.parse, saved.observed) if key.prefix == "usage"]
-            with output.status(f"Reading {conn.settings.server} ..."):
-                live = read_site(conn, None, flavor=saved.flavor, schedule_details="declared",
-                                 schedule_names=detailed_schedules(saved), shared_schedules=deleted)
-            _check_fresh(saved, live, conn)
-            check_saved_changes(saved, live)
+            live = _reread_site(conn, saved, output)
             _check_saved_moves(saved, move_strategy)
             plan = saved
         else:
@@ -211,21 +244,8 @@ def apply(paths: Sequence[Path], options: ConnectionOptions, *, auto_approve: bo
         moves = sum(1 for c in plan.changes if c.kind == "task" and c.action is Action.MOVE)
         if live.flavor != "cloud" and (moves or move_strategy == "vizportal"):
             output.result(_strategy_note(move_strategy, moves))
-        gaps = permission_gaps(plan, live)
-        if gaps:
-            raise ReconcilerError(describe_gaps(live, gaps, "nothing was applied"))
-        if plan.exceeds_max_deletes and not allow_mass_delete:
-            raise UsageError(
-                f"The plan deletes {plan.delete_count} objects, more than policy.max_deletes ({plan.max_deletes}). "
-                "Nothing was applied. Review the plan; if it is right, run again with --allow-mass-delete.")
-        if plan.exceeds_load and not allow_overload:
-            assert plan.load is not None
-            slots = ", ".join(f"{s.when} ({s.before} → {s.after})" for s in plan.load.over_limit)
-            raise UsageError(
-                f"The plan makes refresh starts exceed policy.load.max_starts_per_slot "
-                f"({plan.load.max_starts_per_slot} in 15 minutes) at {slots}. Nothing was applied. Stagger the start "
-                "times (reconciler load --suggest proposes some), raise the limit, or, if the load is intended, run "
-                "again with --allow-overload.")
+        _check_permissions(plan, live)
+        _check_limits(plan, allow_mass_delete, allow_overload)
         mover: TaskMover | None = None
         if move_strategy == "vizportal" and moves:
             # Log in and match every move to its Vizportal task before asking, and so before the first
@@ -421,7 +441,9 @@ def _apply_deployment(root: Path | None, saved: DeploymentPlan | None, options: 
             f"The deployment plan's digest is {deployment_digest(plan)}, not the reviewed {expected}: the files or "
             "a site changed since the review. Nothing was applied. Make a new plan, review it, and apply with its "
             "digest.")
-    check_site_limits(plan, allow_mass_delete, allow_overload)
+    for site in plan.sites:
+        if site.plan is not None:
+            _check_limits(site.plan, allow_mass_delete, allow_overload, f"Site {site.label}: ")
     steps = apply_order(plan)
 
     def settings_for(site: SitePlan) -> ConnectionSettings:
@@ -438,6 +460,9 @@ def _apply_deployment(root: Path | None, saved: DeploymentPlan | None, options: 
         for site, check in steps:
             if check and site.plan is not None:
                 lives[site.label] = _check_site(site, settings_for(site), output)
+    for site, _ in steps:  # every site's, before the first write: a refusal on the last site must write nothing
+        assert site.plan is not None
+        _check_permissions(site.plan, lives[site.label], f"Site {site.label}: ")
     total = sum(len(s.plan.changes) for s, _ in steps if s.plan is not None)
     if not auto_approve:
         _confirm(total)
@@ -479,15 +504,10 @@ def _check_site(site: SitePlan, settings: ConnectionSettings, output: Output) ->
     """A saved plan's site read again: refused (StalePlanError) when anything its plan read changed since."""
     assert site.plan is not None
     with connect(settings, warn=output.warn) as conn:
-        names = detailed_schedules(site.plan)
-        with output.status(f"Reading {site_label(settings.site)} ..."):
-            live = read_site(conn, None, flavor=site.plan.flavor, schedule_details="declared", schedule_names=names)
         try:
-            _check_fresh(site.plan, live, conn)
+            return _reread_site(conn, site.plan, output, other_sites=False)
         except StalePlanError as error:
             raise StalePlanError(f"Site {site.label}: {error}") from error
-        check_saved_changes(site.plan, live)
-    return live
 
 
 def _apply_site(plan: Plan, live: LiveState, settings: ConnectionSettings, output: Output, *, check: bool,
@@ -496,9 +516,6 @@ def _apply_site(plan: Plan, live: LiveState, settings: ConnectionSettings, outpu
     ``live`` was read (``check``), apply. A refusal raises before anything on the site is written."""
     with ExitStack() as stack:
         conn = stack.enter_context(connect(settings, warn=output.warn))
-        gaps = permission_gaps(plan, live)
-        if gaps:
-            raise ReconcilerError(describe_gaps(live, gaps, "nothing more was applied"))
         stack.enter_context(ApplyLock(conn, break_lock=break_lock, warn=output.warn))
         if check:
             _check_unchanged(plan, replace(live, tasks=read_tasks(conn)))

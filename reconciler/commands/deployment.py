@@ -37,7 +37,7 @@ from reconciler.report.deployment import (
 from reconciler.tableau.connect import ConnectionSettings, connect, session_groups, session_note
 from reconciler.tableau.read import ScheduleDetails, count_outside, read_site
 
-__all__ = ["DeploymentRead", "apply_order", "check_site_limits", "drift_deployment", "make_from_files",
+__all__ = ["DeploymentRead", "apply_order", "drift_deployment", "make_from_files",
            "plan_deployment", "read_deployment", "site_filter", "site_settings"]
 
 #: Sites read at once (each read has its own requests in flight too).
@@ -220,23 +220,6 @@ def _site_drift(site: SitePlan, health: HealthReport | None, fail_on_unhealthy: 
     if site.result is None:
         return SiteDrift(site.label, site.site, error=site.error)
     return SiteDrift(site.label, site.site, make_drift(site.result, health, unhealthy_fails=fail_on_unhealthy))
-
-
-def check_site_limits(plan: DeploymentPlan, allow_mass_delete: bool, allow_overload: bool) -> None:
-    """Each site's policy limits, as for a single site: refused before anything is written."""
-    for site in plan.sites:
-        p = site.plan
-        if p is None:
-            continue
-        if p.exceeds_max_deletes and not allow_mass_delete:
-            raise UsageError(
-                f"Site {site.label}: the plan deletes {p.delete_count} objects, more than policy.max_deletes "
-                f"({p.max_deletes}). Nothing was applied. Review the plan; if it is right, run again with "
-                "--allow-mass-delete.")
-        if p.exceeds_load and not allow_overload:
-            raise UsageError(
-                f"Site {site.label}: the plan makes refresh starts exceed policy.load.max_starts_per_slot. Nothing "
-                "was applied. Stagger the start times, raise the limit, or run again with --allow-overload.")
 
 
 def apply_order(plan: DeploymentPlan) -> list[tuple[SitePlan, bool]]:

@@ -321,3 +321,18 @@ def test_schedule_deletes_wait_for_every_site_and_are_skipped_when_one_failed(  
     server.configure_faults(fail_path="")
     assert cli("apply", deploy, "--auto-approve").code == 0
     assert "Spare Sunday" not in _schedule_names(server)
+
+
+def test_a_site_whose_user_may_not_make_its_changes_stops_the_apply_before_any_write(  # type: ignore[no-untyped-def]
+        server: Emulator, deploy: Path, cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    # marketing signs in as a Viewer: its task move is not theirs to make. marketing is applied last, so a check
+    # made site by site would come after the other sites' (and the server schedules') writes.
+    monkeypatch.setenv("TABLEAU_USERNAME__MARKETING", "viewer")
+    monkeypatch.setenv("TABLEAU_PASSWORD__MARKETING", "viewer")
+    before = writes(server)
+    refused: CliResult = cli("apply", deploy, "--auto-approve")
+    assert refused.code == 1
+    assert "Site marketing:" in refused.err and "lacks the permission" in refused.err, refused.err
+    assert "nothing was applied" in refused.err
+    assert writes(server) == before
+    assert "Nightly 04:00" not in _schedule_names(server)
