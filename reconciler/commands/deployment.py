@@ -7,7 +7,7 @@ schedules' creates and updates first, then every site's changes, then the schedu
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -37,8 +37,17 @@ from reconciler.report.deployment import (
 from reconciler.tableau.connect import ConnectionSettings, connect, session_groups, session_note
 from reconciler.tableau.read import ScheduleDetails, count_outside, read_site
 
-__all__ = ["DeploymentRead", "apply_order", "drift_deployment", "make_from_files",
-           "plan_deployment", "read_deployment", "site_filter", "site_settings"]
+__all__ = [
+    "DeploymentRead",
+    "apply_order",
+    "drift_deployment",
+    "each_site",
+    "make_from_files",
+    "plan_deployment",
+    "read_deployment",
+    "site_filter",
+    "site_settings",
+]
 
 #: Sites read at once (each read has its own requests in flight too).
 SITE_PARALLELISM = 8
@@ -82,23 +91,39 @@ class DeploymentRead:
     outside_unknown: str = ""
 
 
+def each_site(settings: Sequence[ConnectionSettings],
+              read: Callable[[int, LiveState | None], LiveState | None]) -> None:
+    """Call ``read(n, first)`` for every site of ``settings``: the first alone, since its read takes the server
+    schedules (server-wide on Tableau Server) that the others reuse (``first``: its read, None if it failed);
+    then the others, the groups of ``session_groups`` at the same time, the sites of a group in turn (they
+    share a personal access token, which holds one session at a time)."""
+    first = read(0, None)
+    index = {s.site: n for n, s in enumerate(settings)}
+
+    def read_group(group: list[str]) -> None:
+        for url in group:
+            if index[url]:
+                read(index[url], first)
+
+    groups = session_groups([(s.site, s.credentials) for s in settings])
+    with ThreadPoolExecutor(max_workers=max(1, min(SITE_PARALLELISM, len(groups))), thread_name_prefix="site") as pool:
+        list(pool.map(read_group, groups))
+
+
 def read_deployment(deployment: Deployment, options: ConnectionOptions, output: Output, *,
                     details: ScheduleDetails = "declared", history_days: int = 0) -> DeploymentRead:
     """Read every site of the deployment; a site that fails carries its error, the others are read all the same."""
     if not deployment.sites:
         raise UsageError(f"The deployment {deployment.root} has no site to read: add a file or folder under sites/.")
     settings = [site_settings(options, deployment, f) for f in deployment.sites]
-    labels = {f.desired.site or "": f.label for f in deployment.sites}
-    credentials = [(s.site, s.credentials) for s in settings]
-    groups = [[list(labels).index(url) for url in group] for group in session_groups(credentials)]
-    warning = session_note(credentials)
+    inside = [f.desired.site or "" for f in deployment.sites]
+    warning = session_note([(s.site, s.credentials) for s in settings])
     results: dict[int, LiveState | ReconcilerError] = {}
     health: dict[str, HealthReport | None] = {}
     outside: list[tuple[dict[str, dict[str, int]] | None, str]] = [(None, "the first site could not be read")]
-
     done: list[str] = []
 
-    def read_one(n: int, known: LiveState | None = None) -> None:
+    def read_one(n: int, known: LiveState | None) -> LiveState | None:
         files = deployment.sites[n]
         say(f"Reading site {files.label} ({len(done) + 1} of {len(deployment.sites)}) ...")
         try:
@@ -110,31 +135,20 @@ def read_deployment(deployment: Deployment, options: ConnectionOptions, output: 
                     # the schedules the plan may change or delete.
                     owner = replace(files.desired, policy=replace(files.desired.policy,
                                                                   prune_schedules=deployment.policy.prune))
-                    outside[0] = count_outside(conn, live, owner, list(labels))
+                    outside[0] = count_outside(conn, live, owner, inside)
                 if history_days:
                     health[files.label] = read_health(conn, live, history_days, Output(quiet=True))
             results[n] = live
         except ReconcilerError as error:
             results[n] = error
         done.append(files.label)
+        read = results[n]
+        return read if isinstance(read, LiveState) else None
 
     total = len(deployment.sites)
     doing = f"Reading {total} site{'s' if total != 1 else ''} of {deployment.server or 'the server'} ..."
     with output.status(doing) as say:
-        # The first site's read takes the server schedules (server-wide on Tableau Server): the other sites
-        # reuse them rather than each reading the same list and details again.
-        read_one(0)
-        first = results[0]
-        known = first if isinstance(first, LiveState) else None
-
-        def read_group(group: list[int]) -> None:
-            for n in group:
-                if n != 0:
-                    read_one(n, known)
-
-        workers = max(1, min(SITE_PARALLELISM, len(groups)))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="site") as pool:
-            list(pool.map(read_group, groups))
+        each_site(settings, read_one)
     reads = tuple((f, results[n]) for n, f in enumerate(deployment.sites))
     return DeploymentRead(reads, health, (warning,) if warning else (), outside[0][0], outside[0][1])
 

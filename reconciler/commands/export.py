@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from reconciler import __version__
-from reconciler.commands.deployment import SITE_PARALLELISM, site_filter
+from reconciler.commands.deployment import each_site, site_filter
 from reconciler.commands.files import atomic_write, check_output_path, created_note
 from reconciler.commands.options import ConnectionOptions
 from reconciler.commands.output import Output
@@ -19,7 +18,7 @@ from reconciler.errors import ReconcilerError, UsageError
 from reconciler.gcpause import gc_paused
 from reconciler.hints import did_you_mean, suggest
 from reconciler.model import LiveState
-from reconciler.tableau.connect import connect, session_groups, session_note
+from reconciler.tableau.connect import connect, session_note
 from reconciler.tableau.read import read_site
 from reconciler.tableau.sites import list_sites
 
@@ -85,34 +84,21 @@ def _export_all_sites(options: ConnectionOptions, output_dir: Path) -> int:
                              f"contentUrls: {known}). Nothing was written.")
         sites = [by_url[w] for w in wanted]
     settings = [resolve_settings(replace(options, site=site.content_url)) for site in sites]
-    read: dict[str, LiveState] = {}
+    read: dict[int, LiveState] = {}
 
     def read_one(n: int, known: LiveState | None) -> LiveState:
         with connect(settings[n], warn=output.warn) as conn:
-            live = read_site(conn, None, schedule_details="all" if known is None else "used",
-                             server_schedules=known, other_sites=False)
-        read[sites[n].content_url] = live
-        return live
+            read[n] = read_site(conn, None, schedule_details="all" if known is None else "used",
+                                server_schedules=known, other_sites=False)
+        return read[n]
 
-    credentials = [(s.site, s.credentials) for s in settings]
-    note = session_note(credentials)
+    note = session_note([(s.site, s.credentials) for s in settings])
     if note:
         output.warn(note)
-    urls = [s.content_url for s in sites]
     with output.status(f"Reading {len(sites)} site{'s' if len(sites) != 1 else ''} ..."):
-        # The first site's read takes every server schedule's details; the others reuse them.
-        first = read_one(0, None)
-
-        def read_group(group: list[str]) -> None:
-            for url in group:
-                if url != urls[0]:
-                    read_one(urls.index(url), first)
-
-        groups = session_groups(credentials)
-        with ThreadPoolExecutor(max_workers=max(1, min(SITE_PARALLELISM, len(groups))),
-                                thread_name_prefix="site") as pool:
-            list(pool.map(read_group, groups))
-    lives = [("", read[url]) for url in urls]
+        each_site(settings, read_one)  # the first site's read takes every server schedule's details
+    lives = [("", read[n]) for n in range(len(sites))]
+    first = read[0]
     user = first.user
     if first.flavor == "cloud" or user is None or not user.is_server_admin:
         who = f"{user.name!r} ({user.role})" if user is not None else "the signed-in user"
