@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 import reconciler
 from reconciler.model import site_label
 from reconciler.plan import DriftReport, Plan
-from reconciler.plan.deployment import DeploymentPlan, SitePlan
+from reconciler.plan.deployment import DeploymentPlan
 from reconciler.plan.serialize import deployment_to_json
 
 from ._format import summary_line
@@ -52,9 +52,9 @@ def site_view(plan: Plan, owner: bool) -> Plan:
                    unmanaged=tuple(u for u in plan.unmanaged if u.kind != "schedule"))
 
 
-def _heading(site: SitePlan) -> str:
-    where = site_label(site.site)
-    return f"Site {site.label}" + (f" ({where})" if where.strip('"') != site.label else "")
+def _heading(label: str, content_url: str) -> str:
+    where = site_label(content_url)
+    return f"Site {label}" + (f" ({where})" if where.strip('"') != label else "")
 
 
 def _totals(plan: DeploymentPlan) -> Plan | None:
@@ -95,7 +95,7 @@ def render_deployment_text(plan: DeploymentPlan, color: bool = False) -> str:
                    if view.changes or view.unmanaged else "No changes to the server schedules.")
         out.append("")
     for site in plan.sites:
-        out += [f"=== {_heading(site)} ===", ""]
+        out += [f"=== {_heading(site.label, site.site)} ===", ""]
         if site.error is not None or site.plan is None:
             out += [f"FAILED: {site.error}", ""]
             continue
@@ -119,7 +119,7 @@ def render_deployment_markdown(plan: DeploymentPlan) -> str:
         out.append(render_plan_markdown(view).split("\n", 2)[2] if view.changes or view.unmanaged
                    else "No changes to the server schedules.\n")
     for site in plan.sites:
-        out += ["", f"#### {_heading(site)}", ""]
+        out += ["", f"#### {_heading(site.label, site.site)}", ""]
         if site.error is not None or site.plan is None:
             out += [f"**Failed:** {site.error}", ""]
             continue
@@ -138,7 +138,7 @@ class SiteDrift:
 
 
 def _drift_heading(site: SiteDrift, owner: str | None) -> str:
-    head = _heading(SitePlan(site.label, site.site))
+    head = _heading(site.label, site.site)
     return head + (" and the server schedules" if site.label == owner else "")
 
 
