@@ -85,9 +85,11 @@ class DeploymentRead:
     #: Drift: each site's job-history health (None: not read).
     health: dict[str, HealthReport | None]
     warnings: tuple[str, ...]
-    #: Tasks per schedule on the server's sites outside the deployment (``make_deployment_plan``'s ``outside``);
-    #: None with ``outside_unknown`` saying why when they could not be counted.
+    #: Tasks per schedule on the server's sites outside the deployment (``make_deployment_plan``'s ``outside``,
+    #: for the schedules in ``outside_known``, None: all); None with ``outside_unknown`` saying why when they
+    #: could not be counted.
     outside: dict[str, dict[str, int]] | None = None
+    outside_known: frozenset[str] | None = None
     outside_unknown: str = ""
 
 
@@ -120,7 +122,8 @@ def read_deployment(deployment: Deployment, options: ConnectionOptions, output: 
     warning = session_note([(s.site, s.credentials) for s in settings])
     results: dict[int, LiveState | ReconcilerError] = {}
     health: dict[str, HealthReport | None] = {}
-    outside: list[tuple[dict[str, dict[str, int]] | None, str]] = [(None, "the first site could not be read")]
+    outside: list[tuple[dict[str, dict[str, int]] | None, frozenset[str] | None, str]] = [
+        (None, None, "the first site could not be read")]
     done: list[str] = []
 
     def read_one(n: int, known: LiveState | None) -> LiveState | None:
@@ -150,7 +153,7 @@ def read_deployment(deployment: Deployment, options: ConnectionOptions, output: 
     with output.status(doing) as say:
         each_site(settings, read_one)
     reads = tuple((f, results[n]) for n, f in enumerate(deployment.sites))
-    return DeploymentRead(reads, health, (warning,) if warning else (), outside[0][0], outside[0][1])
+    return DeploymentRead(reads, health, (warning,) if warning else (), *outside[0])
 
 
 def _render(plan: DeploymentPlan, fmt: str, color: bool) -> str:
@@ -166,7 +169,8 @@ def make_from_files(root: Path, options: ConnectionOptions, output: Output, targ
     deployment = load(root, options, output)
     read = read_deployment(deployment, options, output)
     plan = make_deployment_plan(deployment, read.reads, read.outside, targets, server_moves=move_strategy,
-                                strict=strict, warnings=read.warnings, outside_unknown=read.outside_unknown)
+                                strict=strict, warnings=read.warnings, outside_known=read.outside_known,
+                                outside_unknown=read.outside_unknown)
     return deployment, read, plan
 
 
@@ -206,7 +210,7 @@ def drift_deployment(root: Path, options: ConnectionOptions, *, fmt: str, output
         deployment = load(root, options, output)
         read = read_deployment(deployment, options, output, history_days=history_days)
         plan = make_deployment_plan(deployment, read.reads, read.outside, strict=False, warnings=read.warnings,
-                                    outside_unknown=read.outside_unknown)
+                                    outside_known=read.outside_known, outside_unknown=read.outside_unknown)
         sites = [_site_drift(s, read.health.get(s.label), fail_on_unhealthy) for s in plan.sites]
     if fmt == "json":
         text = render_deployment_drift_json(sites, plan.owner)

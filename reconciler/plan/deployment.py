@@ -16,7 +16,7 @@ unknown (a site the user may not enter), no schedule is pruned and updates say s
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from reconciler.errors import ReconcilerError
@@ -107,12 +107,14 @@ def make_deployment_plan(
     server_moves: str = "rest",
     strict: bool = True,
     warnings: Sequence[str] = (),
+    outside_known: Collection[str] | None = None,
     outside_unknown: str = "",
 ) -> DeploymentPlan:
     """Plan every site of ``deployment`` from its read (or the error that stopped it).
 
     ``outside``: for the sites of the server the deployment does not describe, site label → schedule name →
-    tasks (None: they could not all be counted, so nothing is pruned; ``outside_unknown`` says why). A site whose
+    tasks, for the schedules in ``outside_known`` (None: every one); any other schedule's total is unknown (None:
+    none could be counted, so nothing is pruned; ``outside_unknown`` says why). A site whose
     plan fails (an unknown item, a refused change) carries its error; the others are planned all the same.
     """
     flavor = deployment.flavor or next((r.flavor for _, r in reads if isinstance(r, LiveState)), "server")
@@ -140,7 +142,8 @@ def make_deployment_plan(
                                       else "the server's sites outside the deployment were not counted")
             notes.append(f"Not every site's tasks on the server schedules could be counted ({why}): no server "
                          "schedule is pruned, and an update cannot say how many tasks it touches on every site.")
-        planned[owner] = _plan_owner(deployment, files, lives[owner], others, targets, server_moves, strict)
+        planned[owner] = _plan_owner(deployment, files, lives[owner], others, outside_known, targets, server_moves,
+                                     strict)
         planned = _observe_pruned_use(planned, lives, owner)
     return DeploymentPlan(
         server=server, flavor=flavor,
@@ -179,15 +182,17 @@ def _other_use(planned: Mapping[str, SitePlan], lives: Mapping[str, LiveState],
 
 
 def _plan_owner(deployment: Deployment, files: SiteFiles, live: LiveState,
-                others: Mapping[str, Mapping[str, int]] | None, targets: Sequence[str], server_moves: str,
-                strict: bool) -> SitePlan:
+                others: Mapping[str, Mapping[str, int]] | None, known: Collection[str] | None,
+                targets: Sequence[str], server_moves: str, strict: bool) -> SitePlan:
     """The owner site's plan, with the server schedules: the deployment's policy prunes them, and the other
-    sites' use of each (after their plans) tells whether anything would still hang on it."""
+    sites' use of each (after their plans) tells whether anything would still hang on it. Only the schedules
+    in ``known`` (None: all) have a total: the others' tasks outside the deployment were not counted."""
     policy: Policy = replace(files.desired.policy, prune_schedules=deployment.policy.prune)
     files = replace(files, desired=replace(files.desired, policy=policy))
     counted = live
     if others is not None:
-        names = sorted({s.name for s in live.schedules} | set(others))
+        names = sorted(name for name in {s.name for s in live.schedules} | set(others)
+                       if known is None or name in known)
         counted = replace(
             live,
             shared_schedule_tasks=tuple((name, sum(others.get(name, {}).values())) for name in names),

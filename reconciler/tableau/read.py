@@ -288,16 +288,20 @@ def _with_other_sites(conn: Connection, live: LiveState, desired: DesiredState |
 
 
 def count_outside(conn: Connection, live: LiveState, desired: DesiredState, inside: Collection[str],
-                  progress: Callable[[str], None] | None = None) -> tuple[dict[str, dict[str, int]] | None, str]:
+                  progress: Callable[[str], None] | None = None,
+                  ) -> tuple[dict[str, dict[str, int]] | None, frozenset[str] | None, str]:
     """A deployment's count of the tasks the server's *other* sites (those not in ``inside``, contentUrls) have on
-    the schedules its plan may change or delete, by site key and schedule name; ``(None, why)`` when they could
-    not all be counted. ``conn`` is signed in to the site ``live`` was read from."""
-    _, counts, unknown = _count_other_sites(conn, live, desired, (), inside, progress)
+    the schedules its plan may change or delete: (site key → schedule name → tasks, the schedules counted (None:
+    every one, there is no other site), ""), or ``(None, None, why)`` when they could not all be counted. ``conn``
+    is signed in to the site ``live`` was read from."""
+    wanted, counts, unknown = _count_other_sites(conn, live, desired, (), inside, progress)
     if unknown:
-        return None, unknown
+        return None, None, unknown
     if counts is None:
-        return {}, ""
-    return {key: dict(found) for key, found in counts.counted}, ""
+        # Something to count but no other site: every count outside is 0. Nothing to count: no site was
+        # listed, so no schedule's count outside is known.
+        return {}, (None if wanted else frozenset()), ""
+    return {key: dict(found) for key, found in counts.counted}, frozenset(wanted), ""
 
 
 def _count_other_sites(conn: Connection, live: LiveState, desired: DesiredState | None, extra: Collection[str],

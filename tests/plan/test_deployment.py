@@ -168,3 +168,14 @@ def test_cloud_sites_are_planned_independently() -> None:
     plan = make_deployment_plan(dep, [(a, lv)], outside=None)
     assert plan.owner is None
     assert not plan.warnings
+
+
+def test_a_schedule_not_counted_outside_the_deployment_has_no_total() -> None:
+    dep, reads = two_sites()  # "Old" is undeclared and not pruned: listed, with its tasks on other sites
+    counted = make_deployment_plan(dep, reads, outside={}, outside_known={"Old"}).owner_plan
+    uncounted = make_deployment_plan(dep, reads, outside={}, outside_known=set()).owner_plan
+    assert counted is not None and uncounted is not None
+    (old,) = [u.detail for u in counted.unmanaged if u.address == 'schedule["Old"]']
+    assert old.endswith("0 on other sites")  # b's task leaves it in b's plan; no site outside has one
+    (old,) = [u.detail for u in uncounted.unmanaged if u.address == 'schedule["Old"]']
+    assert old.endswith("an unknown number on other sites")  # never a count that was not read
