@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from reconciler.commands.files import atomic_write, created_note
-from reconciler.commands.history import read_health
+from reconciler.commands.history import check_history_days, read_health
 from reconciler.commands.options import ConnectionOptions
 from reconciler.commands.output import Output
 from reconciler.commands.settings import resolve_settings
@@ -205,6 +205,7 @@ DRIFT_FORMATS = ("text", "json", "markdown", "junit")
 def drift_deployment(root: Path, options: ConnectionOptions, *, fmt: str, output_file: Path | None,
                      fail_on_unhealthy: bool, history_days: int) -> int:
     """Exit 0 when every site is in sync, 2 when one drifted, 1 when one could not be read."""
+    check_history_days(history_days)  # read per site, where a usage error would pass for that site's failure
     output = Output(options.quiet)
     with gc_paused():
         deployment = load(root, options, output)

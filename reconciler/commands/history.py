@@ -11,18 +11,23 @@ from reconciler.plan import HealthReport, make_health
 from reconciler.tableau.connect import Connection
 from reconciler.tableau.history import read_history
 
-__all__ = ["DEFAULT_HISTORY_DAYS", "read_health"]
+__all__ = ["DEFAULT_HISTORY_DAYS", "check_history_days", "read_health"]
 
 #: Days of job history drift and load read by default.
 DEFAULT_HISTORY_DAYS = 14
 MAX_HISTORY_DAYS = 90
 
 
+def check_history_days(days: int) -> None:
+    """``--history-days`` out of range: a usage error, before anything is read."""
+    if not 0 <= days <= MAX_HISTORY_DAYS:
+        raise UsageError(f"--history-days must be between 0 and {MAX_HISTORY_DAYS}, not {days}.")
+
+
 def read_health(conn: Connection, live: LiveState, days: int, output: Output) -> HealthReport | None:
     """The health of the site's tasks over the last ``days`` days; None when ``days`` is 0 or the
     signed-in user may not query jobs (a warning says so: the rest of the report still stands)."""
-    if not 0 <= days <= MAX_HISTORY_DAYS:
-        raise UsageError(f"--history-days must be between 0 and {MAX_HISTORY_DAYS}, not {days}.")
+    check_history_days(days)
     if days == 0:
         return None
     now = time.time()

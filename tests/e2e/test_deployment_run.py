@@ -336,3 +336,11 @@ def test_a_site_whose_user_may_not_make_its_changes_stops_the_apply_before_any_w
     assert "nothing was applied" in refused.err
     assert writes(server) == before
     assert "Nightly 04:00" not in _schedule_names(server)
+
+
+def test_a_bad_history_days_is_a_usage_error_not_every_sites_failure(server: Emulator, deploy: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    before = server.stats()["total"]
+    refused: CliResult = cli("drift", deploy, "--history-days", "400")
+    assert refused.code == 1
+    assert "--history-days must be between 0 and 90, not 400." in refused.err
+    assert "FAILED" not in refused.out and server.stats()["total"] == before  # refused before any request
